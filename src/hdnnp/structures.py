@@ -60,10 +60,10 @@ class Structure:
         from ase import Atoms
         from ase.calculators.singlepoint import SinglePointCalculator
 
-        atoms = Atoms(
-            numbers=self.numbers, positions=self.positions, cell=self.cell, pbc=self.pbc
-        )
+        atoms = Atoms(numbers=self.numbers, positions=self.positions, cell=self.cell, pbc=self.pbc)
         atoms.info.update(self.info)
+        if self.total_charge is not None:
+            atoms.info["total_charge"] = self.total_charge
         if self.charges is not None:
             atoms.set_initial_charges(self.charges)
         results = {}
