@@ -31,7 +31,9 @@ class Batch:
         pair_i, pair_j: (P,) atom indices, sorted by pair_i.
         pair_shift: (P, 3) integer cell shifts S (r_ij = r_j - r_i + S @ cell) as float.
         pair_image: (P,) structure index of each pair.
-        trip_p, trip_q: (T,) pair indices of triplets (same centre, p < q), sorted by centre.
+        trip_p, trip_q: (T,) pair indices of triplets (same centre, p < q), sorted by centre;
+            None when the batch was built without triplets (the fused CPU kernels make
+            their own).
         energy: (B,) reference energies, eV (NaN where missing), or None.
         forces: (N, 3) reference forces, eV/Å (NaN where missing), or None.
     """
@@ -46,8 +48,8 @@ class Batch:
     pair_j: torch.Tensor
     pair_shift: torch.Tensor
     pair_image: torch.Tensor
-    trip_p: torch.Tensor
-    trip_q: torch.Tensor
+    trip_p: torch.Tensor | None
+    trip_q: torch.Tensor | None
     energy: torch.Tensor | None = None
     forces: torch.Tensor | None = None
 
@@ -88,10 +90,12 @@ def _numbers(elements: Sequence[str]) -> list[int]:
     return [atomic_numbers[e] for e in elements]
 
 
-def _structure_lists(structure: Structure, cutoff: float, angular_cutoff: float):
+def _structure_lists(
+    structure: Structure, cutoff: float, angular_cutoff: float, with_triplets: bool
+):
     """Pairs within ``cutoff`` and triplets with both legs within ``angular_cutoff``."""
     pairs = build_pairs(structure.positions, structure.cell, structure.pbc, cutoff)
-    if angular_cutoff > 0.0 and len(pairs.i):
+    if with_triplets and angular_cutoff > 0.0 and len(pairs.i):
         vec = (
             structure.positions[pairs.j]
             - structure.positions[pairs.i]
@@ -111,14 +115,19 @@ def make_batch(
     elements: Sequence[str],
     cutoff: float,
     angular_cutoff: float,
+    triplets: bool = True,
 ) -> Batch:
-    """Build a float64 CPU batch (use :meth:`Batch.to` for device and dtype)."""
+    """Build a float64 CPU batch (use :meth:`Batch.to` for device and dtype).
+
+    With ``triplets=False`` no triplet list is built: enough for the fused CPU kernels
+    (inference on the CPU), not for the torch path (GPU, training on forces).
+    """
     parts = {k: [] for k in ("species", "pos", "cell", "image", "i", "j", "S", "pimg", "p", "q")}
     periodic, n_atoms, energy, forces = [], [], [], []
     atom_offset = pair_offset = 0
     for b, s in enumerate(structures):
         validate(s)
-        pairs, p, q = _structure_lists(s, cutoff, angular_cutoff)
+        pairs, p, q = _structure_lists(s, cutoff, angular_cutoff, triplets)
         parts["species"].append(species_index(s, elements))
         parts["pos"].append(np.asarray(s.positions, dtype=np.float64))
         parts["cell"].append(np.asarray(s.cell, dtype=np.float64))
@@ -152,8 +161,8 @@ def make_batch(
         pair_j=cat("j", np.int64),
         pair_shift=cat("S", np.float64, (0, 3)),
         pair_image=cat("pimg", np.int64),
-        trip_p=cat("p", np.int64),
-        trip_q=cat("q", np.int64),
+        trip_p=cat("p", np.int64) if triplets else None,
+        trip_q=cat("q", np.int64) if triplets else None,
         energy=torch.as_tensor(np.array(energy, dtype=np.float64)),
         forces=torch.as_tensor(np.concatenate(forces)) if forces else None,
     )

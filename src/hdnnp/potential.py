@@ -18,8 +18,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .batch import Batch
+from .batch import Batch, make_batch
 from .descriptors.compute import SymmetryFunctions
+from .descriptors.fused import available as fused_available
 from .descriptors.params import DescriptorSet
 from .networks import ElementNet
 from .scaling import Scaler
@@ -173,13 +174,34 @@ class HDNNP(nn.Module):
         """
         if create_graph is None:
             create_graph = self.training
+        fused = not create_graph and fused_available(batch.positions)
+        if not fused and batch.trip_p is None:
+            raise ValueError(
+                "this evaluation needs the torch path (GPU, training on forces or numba "
+                "missing) but the batch was built without triplets; build it with "
+                "make_batch(..., triplets=True)"
+            )
         if not create_graph and (forces or stress):
-            return self._evaluate_chunked(batch, forces, stress)
-        return self._evaluate_range(batch, 0, batch.species.shape[0], forces, stress, create_graph)
+            return self._evaluate_chunked(batch, forces, stress, fused)
+        n_atoms = batch.species.shape[0]
+        return self._evaluate_range(batch, 0, n_atoms, forces, stress, create_graph, fused)
 
-    def _evaluate_chunked(self, batch: Batch, forces: bool, stress: bool) -> Output:
+    def make_batch(self, structures, device=None) -> Batch:
+        """A batch of structures for this potential on ``device`` (default: its own).
+
+        Triplet lists are built only when the evaluation will need them (the fused CPU
+        kernels generate triplets themselves).
+        """
+        device = torch.device(device) if device is not None else self.device
+        needs_triplets = device.type != "cpu" or not fused_available(torch.zeros(0))
+        batch = make_batch(
+            structures, self.elements, self.cutoff, self.angular_cutoff, triplets=needs_triplets
+        )
+        return batch.to(device, self.dtype)
+
+    def _evaluate_chunked(self, batch: Batch, forces: bool, stress: bool, fused: bool) -> Output:
         bounds = _chunk_bounds(batch, CHUNK_TRIPLETS)
-        parts = [self._evaluate_range(batch, a, b, forces, stress, False) for a, b in bounds]
+        parts = [self._evaluate_range(batch, a, b, forces, stress, False, fused) for a, b in bounds]
         if len(parts) == 1:
             return parts[0]
         atomic = torch.cat([p.atomic_energies for p in parts])
@@ -189,7 +211,14 @@ class HDNNP(nn.Module):
         return Output(energy, atomic, f, s)
 
     def _evaluate_range(
-        self, batch: Batch, first: int, last: int, forces: bool, stress: bool, create_graph: bool
+        self,
+        batch: Batch,
+        first: int,
+        last: int,
+        forces: bool,
+        stress: bool,
+        create_graph: bool,
+        fused: bool,
     ) -> Output:
         """Energy of centre atoms [first, last) and its derivative w.r.t. all atoms."""
         positions = batch.positions
@@ -199,16 +228,20 @@ class HDNNP(nn.Module):
         if stress:
             strain = torch.zeros_like(batch.cell).requires_grad_(True)
         p0, p1 = _range(batch.pair_i, first, last)
-        t0, t1 = _range(batch.pair_i[batch.trip_p], first, last)
+        if fused:
+            trip_p = trip_q = batch.pair_i.new_zeros(0)
+        else:
+            t0, t1 = _range(batch.pair_i[batch.trip_p], first, last)
+            trip_p, trip_q = batch.trip_p[t0:t1] - p0, batch.trip_q[t0:t1] - p0
         vectors = pair_vectors(batch, positions, strain, p0, p1)
         g = self.symmetry_functions(
             batch.species[first:last],
             batch.species[batch.pair_j[p0:p1]],
             vectors,
             batch.pair_i[p0:p1] - first,
-            batch.trip_p[t0:t1] - p0,
-            batch.trip_q[t0:t1] - p0,
-            fused=not create_graph,
+            trip_p,
+            trip_q,
+            fused=fused,
         )
         atomic = self.atomic_energies(batch.species[first:last], g)
         energy = atomic.new_zeros(batch.n_structures).index_add(0, batch.image[first:last], atomic)
@@ -267,13 +300,16 @@ def _range(sorted_index: torch.Tensor, first: int, last: int) -> tuple[int, int]
 
 
 def _chunk_bounds(batch: Batch, max_triplets: int) -> list[tuple[int, int]]:
-    """Split atoms [0, N) into ranges holding about ``max_triplets`` triplets each."""
+    """Split atoms [0, N) into ranges holding about ``max_triplets`` triplets each.
+
+    The triplets of an atom with k pairs are estimated as k (k - 1) / 2 (an upper bound).
+    """
     n_atoms = batch.species.shape[0]
-    n_trip = batch.trip_p.shape[0]
-    if n_trip <= max_triplets or n_atoms < 2:
+    pairs = torch.bincount(batch.pair_i, minlength=n_atoms).cpu()
+    counts = pairs * (pairs - 1) // 2
+    if int(counts.sum()) <= max_triplets or n_atoms < 2:
         return [(0, n_atoms)]
-    counts = torch.bincount(batch.pair_i[batch.trip_p], minlength=n_atoms)
-    cumulative = torch.cumsum(counts, 0).cpu()
+    cumulative = torch.cumsum(counts, 0)
     bounds, start = [], 0
     while start < n_atoms:
         target = (cumulative[start - 1] if start else 0) + max_triplets

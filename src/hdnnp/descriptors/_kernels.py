@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 try:
     import numba
 
@@ -45,12 +43,12 @@ def _jit(**kwargs):
     def wrap(fn):
         if not AVAILABLE:
             return fn
-        return numba.njit(cache=True, fastmath=False, **kwargs)(fn)
+        return numba.njit(cache=True, fastmath=True, **kwargs)(fn)
 
     return wrap
 
 
-@_jit()
+@_jit(inline="always")
 def _cutoff(r, rc, code, alpha):
     """(f_c, df_c/dr) for one distance (see hdnnp.descriptors.cutoff)."""
     if r >= rc:
@@ -85,7 +83,7 @@ def _cutoff(r, rc, code, alpha):
     )
 
 
-@_jit()
+@_jit(inline="always")
 def _power(a, zeta, zeta_int):
     """a^zeta and a^(zeta-1) for a > 0 (integer exponents by multiplication)."""
     if zeta_int > 0:
@@ -97,7 +95,7 @@ def _power(a, zeta, zeta_int):
     return p * a, p
 
 
-@_jit()
+@_jit(inline="always")
 def _triplet(vectors, pair_r, p, q):
     """r_ij, r_ik, r_jk and cos(theta_ijk) of the triplet of pairs p and q."""
     xij, yij, zij = vectors[p, 0], vectors[p, 1], vectors[p, 2]
@@ -109,7 +107,7 @@ def _triplet(vectors, pair_r, p, q):
     return rij, rik, rjk, cos
 
 
-@_jit()
+@_jit(inline="always")
 def _x(rij, rik, rjk, rs, narrow):
     """Exponent argument X of a triplet (see hdnnp.descriptors.angular)."""
     dij, dik = rij - rs, rik - rs
@@ -120,176 +118,12 @@ def _x(rij, rik, rjk, rs, narrow):
     return x
 
 
-@_jit()
+@_jit(inline="always")
 def _group_of(species_c, species_p, species_q, table):
     b, c = species_p, species_q
     if b > c:
         b, c = c, b
     return table[species_c, b, c]
-
-
-@_jit(parallel=True)
-def angular_forward(
-    vectors,
-    pair_r,
-    pair_fc,
-    trip_p,
-    trip_q,
-    seg,
-    rows,
-    centre_species,
-    neighbor_species,
-    table,
-    offsets,
-    skip_rjk,
-    col,
-    eta,
-    rs,
-    zeta,
-    zeta_int,
-    lam,
-    narrow,
-    rc,
-    rc_index,
-    norm,
-    code,
-    alpha,
-    out,
-):
-    """out[row, col[s]] += term_s for every triplet, all element groups in one pass.
-
-    seg: triplet offsets per centre; rows: the output row of each centre segment.
-    table[a, b, c] (b <= c): group of a centre element a with neighbour elements {b, c}
-    or -1; offsets: function range of each group; skip_rjk: r_jk beyond which every
-    function of the group vanishes (narrow groups) or +inf.
-    """
-    for c_idx in prange(seg.shape[0] - 1):
-        row = rows[c_idx]
-        sa = centre_species[c_idx]
-        for t in range(seg[c_idx], seg[c_idx + 1]):
-            p, q = trip_p[t], trip_q[t]
-            grp = _group_of(sa, neighbor_species[p], neighbor_species[q], table)
-            if grp < 0:
-                continue
-            rij, rik, rjk, cos = _triplet(vectors, pair_r, p, q)
-            if rjk >= skip_rjk[grp]:
-                continue
-            last_rc = -1
-            fjk = 0.0
-            last_eta, last_rs, last_narrow = -1.0, 0.0, False
-            expo = 0.0
-            for s in range(offsets[grp], offsets[grp + 1]):
-                u = rc_index[s]
-                if u != last_rc:
-                    last_rc = u
-                    fjk = _cutoff(rjk, rc[s], code, alpha)[0]
-                a = 1.0 + lam[s] * cos
-                if a <= 0.0:
-                    continue
-                f = pair_fc[p, u] * pair_fc[q, u]
-                if narrow[s]:
-                    f *= fjk
-                if f == 0.0:
-                    continue
-                if eta[s] != last_eta or rs[s] != last_rs or narrow[s] != last_narrow:
-                    last_eta, last_rs, last_narrow = eta[s], rs[s], narrow[s]
-                    expo = math.exp(-eta[s] * _x(rij, rik, rjk, rs[s], narrow[s]))
-                pa = _power(a, zeta[s], zeta_int[s])[0]
-                out[row, col[s]] += norm[s] * pa * expo * f
-
-
-@_jit(parallel=True)
-def angular_backward(
-    vectors,
-    pair_r,
-    pair_fc,
-    pair_dfc,
-    trip_p,
-    trip_q,
-    seg,
-    rows,
-    centre_species,
-    neighbor_species,
-    table,
-    offsets,
-    skip_rjk,
-    col,
-    eta,
-    rs,
-    zeta,
-    zeta_int,
-    lam,
-    narrow,
-    rc,
-    rc_index,
-    norm,
-    code,
-    alpha,
-    grad,
-    dvec,
-):
-    """dvec[p] += sum_s grad[row, col[s]] d term_s / d r_ij (and likewise for q)."""
-    for c_idx in prange(seg.shape[0] - 1):
-        row = rows[c_idx]
-        sa = centre_species[c_idx]
-        for t in range(seg[c_idx], seg[c_idx + 1]):
-            p, q = trip_p[t], trip_q[t]
-            grp = _group_of(sa, neighbor_species[p], neighbor_species[q], table)
-            if grp < 0:
-                continue
-            rij, rik, rjk, cos = _triplet(vectors, pair_r, p, q)
-            if rjk >= skip_rjk[grp]:
-                continue
-            d_cos = d_rij = d_rik = d_rjk = 0.0
-            last_rc = -1
-            fjk = dfjk = 0.0
-            last_eta, last_rs, last_narrow = -1.0, 0.0, False
-            expo = 0.0
-            for s in range(offsets[grp], offsets[grp + 1]):
-                g = grad[row, col[s]]
-                if g == 0.0:
-                    continue
-                u = rc_index[s]
-                if u != last_rc:
-                    last_rc = u
-                    fjk, dfjk = _cutoff(rjk, rc[s], code, alpha)
-                a = 1.0 + lam[s] * cos
-                if a <= 0.0:
-                    continue
-                fij, fik = pair_fc[p, u], pair_fc[q, u]
-                dfij, dfik = pair_dfc[p, u], pair_dfc[q, u]
-                dij, dik, djk = rij - rs[s], rik - rs[s], rjk - rs[s]
-                gjk = fjk if narrow[s] else 1.0
-                f = fij * fik * gjk
-                if f == 0.0 and (dfij == 0.0 and dfik == 0.0 and (dfjk == 0.0 or not narrow[s])):
-                    continue
-                if eta[s] != last_eta or rs[s] != last_rs or narrow[s] != last_narrow:
-                    last_eta, last_rs, last_narrow = eta[s], rs[s], narrow[s]
-                    expo = math.exp(-eta[s] * _x(rij, rik, rjk, rs[s], narrow[s]))
-                pa, pm1 = _power(a, zeta[s], zeta_int[s])
-                rad = g * norm[s] * expo
-                gv = rad * pa
-                d_cos += rad * zeta[s] * lam[s] * pm1 * f
-                two_eta_gvf = 2.0 * eta[s] * gv * f
-                d_rij += gv * dfij * fik * gjk - two_eta_gvf * dij
-                d_rik += gv * fij * dfik * gjk - two_eta_gvf * dik
-                if narrow[s]:
-                    d_rjk += gv * fij * fik * dfjk - two_eta_gvf * djk
-            _accumulate(vectors, p, q, rij, rik, rjk, cos, d_cos, d_rij, d_rik, d_rjk, dvec)
-
-
-@_jit()
-def _accumulate(vectors, p, q, rij, rik, rjk, cos, d_cos, d_rij, d_rik, d_rjk, dvec):
-    """Chain rule from (cos, r_ij, r_ik, r_jk) to the pair vectors r_ij and r_ik."""
-    inv = 1.0 / (rij * rik)
-    cij = cos / (rij * rij)
-    cik = cos / (rik * rik)
-    ujk = d_rjk / rjk
-    for k in range(3):
-        vij, vik = vectors[p, k], vectors[q, k]
-        vjk = vik - vij
-        dvec[p, k] += d_cos * (vik * inv - vij * cij) + vij * (d_rij / rij) - vjk * ujk
-        dvec[q, k] += d_cos * (vij * inv - vik * cik) + vik * (d_rik / rik) + vjk * ujk
 
 
 @_jit(parallel=True)
@@ -303,9 +137,229 @@ def pair_cutoffs(vectors, rc_unique, code, alpha, r, fc, dfc):
             fc[p, u], dfc[p, u] = _cutoff(d, rc_unique[u], code, alpha)
 
 
-def segments(centre: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Offsets of runs of equal values in a sorted centre array, and the run values."""
-    if centre.size == 0:
-        return np.zeros(1, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    starts = np.flatnonzero(np.r_[True, centre[1:] != centre[:-1]])
-    return np.r_[starts, centre.size].astype(np.int64), centre[starts].astype(np.int64)
+@_jit(inline="always")
+def _radial_centre(
+    row,
+    ps,
+    pe,
+    pair_r,
+    pair_fc,
+    pair_dfc,
+    neighbor_species,
+    sa,
+    rad_table,
+    rad_offsets,
+    rad_col,
+    rad_eta,
+    rad_rs,
+    rad_rc_index,
+    g,
+    own,
+    p0,
+):
+    """Radial functions of one centre and their derivatives w.r.t. its pair vectors."""
+    for p in range(ps, pe):
+        grp = rad_table[sa, neighbor_species[p]]
+        if grp < 0:
+            continue
+        r = pair_r[p]
+        for s in range(rad_offsets[grp], rad_offsets[grp + 1]):
+            u = rad_rc_index[s]
+            fc = pair_fc[p, u]
+            if fc == 0.0:
+                continue
+            d = r - rad_rs[s]
+            e = math.exp(-rad_eta[s] * d * d)
+            col = rad_col[s]
+            g[row, col] += e * fc
+            own[p - p0, col] += e * (pair_dfc[p, u] - 2.0 * rad_eta[s] * d * fc) / r
+
+
+@_jit(inline="always")
+def _angular_triplet(
+    row,
+    p,
+    q,
+    p0,
+    vectors,
+    pair_r,
+    pair_fc,
+    pair_dfc,
+    grp,
+    offsets,
+    col,
+    eta,
+    rs,
+    zeta,
+    zeta_int,
+    lam,
+    narrow,
+    rc,
+    rc_index,
+    norm,
+    code,
+    alpha,
+    g,
+    own,
+    cross,
+):
+    """Values and pair-vector derivatives of every function of one triplet's group."""
+    rij, rik, rjk, cos = _triplet(vectors, pair_r, p, q)
+    inv_ij, inv_ik, inv_jk = 1.0 / rij, 1.0 / rik, 1.0 / rjk
+    inv = inv_ij * inv_ik
+    cij = cos * inv_ij * inv_ij
+    cik = cos * inv_ik * inv_ik
+    last_rc = -1
+    fjk = dfjk = 0.0
+    last_eta, last_rs, last_narrow = -1.0, 0.0, False
+    expo = 0.0
+    for s in range(offsets[grp], offsets[grp + 1]):
+        u = rc_index[s]
+        if u != last_rc:
+            last_rc = u
+            fjk, dfjk = _cutoff(rjk, rc[s], code, alpha)
+        a = 1.0 + lam[s] * cos
+        if a <= 0.0:
+            continue
+        fij, fik = pair_fc[p, u], pair_fc[q, u]
+        gjk = fjk if narrow[s] else 1.0
+        f = fij * fik * gjk
+        if f == 0.0:
+            continue
+        if eta[s] != last_eta or rs[s] != last_rs or narrow[s] != last_narrow:
+            last_eta, last_rs, last_narrow = eta[s], rs[s], narrow[s]
+            expo = math.exp(-eta[s] * _x(rij, rik, rjk, rs[s], narrow[s]))
+        pa, pm1 = _power(a, zeta[s], zeta_int[s])
+        rad = norm[s] * expo
+        value = rad * pa
+        c = col[s]
+        g[row, c] += value * f
+        d_cos = rad * zeta[s] * lam[s] * pm1 * f
+        two_eta_vf = 2.0 * eta[s] * value * f
+        d_rij = (value * pair_dfc[p, u] * fik * gjk - two_eta_vf * (rij - rs[s])) * inv_ij
+        d_rik = (value * fij * pair_dfc[q, u] * gjk - two_eta_vf * (rik - rs[s])) * inv_ik
+        d_rjk = 0.0
+        if narrow[s]:
+            d_rjk = (value * fij * fik * dfjk - two_eta_vf * (rjk - rs[s])) * inv_jk
+        # d/dr_ij = own_p r_ij + m r_ik and d/dr_ik = own_q r_ik + m r_ij: the parts along
+        # a pair's own vector are accumulated as scalars (see FusedDescriptors).
+        own[p - p0, c] += d_rij + d_rjk - d_cos * cij
+        own[q - p0, c] += d_rik + d_rjk - d_cos * cik
+        m = d_cos * inv - d_rjk
+        for k in range(3):
+            cross[p - p0, c, k] += m * vectors[q, k]
+            cross[q - p0, c, k] += m * vectors[p, k]
+
+
+@_jit(parallel=True)
+def descriptors_and_derivatives(
+    vectors,
+    pair_r,
+    pair_fc,
+    pair_dfc,
+    pair_start,
+    centre_species,
+    neighbor_species,
+    angular_cutoff,
+    rad_table,
+    rad_offsets,
+    rad_col,
+    rad_eta,
+    rad_rs,
+    rad_rc_index,
+    table,
+    offsets,
+    skip_rjk,
+    col,
+    eta,
+    rs,
+    zeta,
+    zeta_int,
+    lam,
+    narrow,
+    rc,
+    rc_index,
+    norm,
+    code,
+    alpha,
+    g,
+    own,
+    cross,
+):
+    """G (n_centres, S_max) and its derivatives with respect to every pair vector r_p.
+
+    dG_{i(p), s} / d r_p = own[p, s] r_p + cross[p, s, :] (the part along the pair's own
+    vector is a scalar, which halves the vector work).
+
+    Pairs of centre c are pair_start[c] .. pair_start[c + 1] - 1 (a full list sorted by
+    centre); triplets are generated on the fly from the pairs of each centre that lie
+    within ``angular_cutoff`` (n2p2's sum over j < k). ``own``/``cross`` rows are relative to
+    pair_start[0]. One centre per loop iteration, in parallel: each pair vector belongs
+    to one centre, so no two threads write the same row.
+    """
+    p0 = pair_start[0]
+    for c in prange(pair_start.shape[0] - 1):
+        ps, pe = pair_start[c], pair_start[c + 1]
+        sa = centre_species[c]
+        _radial_centre(
+            c,
+            ps,
+            pe,
+            pair_r,
+            pair_fc,
+            pair_dfc,
+            neighbor_species,
+            sa,
+            rad_table,
+            rad_offsets,
+            rad_col,
+            rad_eta,
+            rad_rs,
+            rad_rc_index,
+            g,
+            own,
+            p0,
+        )
+        for p in range(ps, pe):
+            if pair_r[p] >= angular_cutoff:
+                continue
+            sp = neighbor_species[p]
+            for q in range(p + 1, pe):
+                if pair_r[q] >= angular_cutoff:
+                    continue
+                grp = _group_of(sa, sp, neighbor_species[q], table)
+                if grp < 0:
+                    continue
+                if skip_rjk[grp] < 1e300:
+                    dx = vectors[q, 0] - vectors[p, 0]
+                    dy = vectors[q, 1] - vectors[p, 1]
+                    dz = vectors[q, 2] - vectors[p, 2]
+                    if dx * dx + dy * dy + dz * dz >= skip_rjk[grp] * skip_rjk[grp]:
+                        continue
+                _angular_triplet(
+                    c,
+                    p,
+                    q,
+                    p0,
+                    vectors,
+                    pair_r,
+                    pair_fc,
+                    pair_dfc,
+                    grp,
+                    offsets,
+                    col,
+                    eta,
+                    rs,
+                    zeta,
+                    zeta_int,
+                    lam,
+                    narrow,
+                    rc,
+                    rc_index,
+                    norm,
+                    code,
+                    alpha,
+                    g,
+                    own,
+                    cross,
+                )

@@ -127,6 +127,15 @@ class SymmetryFunctions(nn.Module):
         Returns:
             (N, max_functions) tensor of unscaled symmetry-function values.
         """
+        if fused and fused_kernels.available(vectors):
+            return fused_kernels.FusedDescriptors.apply(
+                vectors,
+                pair_i,
+                species,
+                neighbor_species,
+                self.max_functions,
+                self.kernel_tables,
+            )
         n_atoms = species.shape[0]
         dist = torch.linalg.norm(vectors, dim=1)
         g = vectors.new_zeros((n_atoms, self.max_functions))
@@ -135,18 +144,7 @@ class SymmetryFunctions(nn.Module):
             sel = torch.nonzero((si == a) & (sj == b)).squeeze(1)
             values = self._radial(dist[sel], f"rad{n}")
             g = g.index_add(1, self._p(f"rad{n}", "col"), _scatter(values, pair_i[sel], n_atoms))
-        if self.angular_keys and trip_p.numel() and fused and fused_kernels.available(vectors):
-            g = g + fused_kernels.FusedAngular.apply(
-                vectors,
-                trip_p,
-                trip_q,
-                pair_i[trip_p],
-                species,
-                neighbor_species,
-                self.max_functions,
-                self.kernel_tables,
-            )
-        elif self.angular_keys and trip_p.numel():
+        if self.angular_keys and trip_p.numel():
             g = self._angular_all(
                 g, species, neighbor_species, vectors, dist, pair_i, trip_p, trip_q
             )

@@ -1,8 +1,8 @@
-"""All angular functions of a descriptor set in one CPU kernel call (numba).
+"""All symmetry functions and their derivatives in one CPU kernel call (numba).
 
-:class:`FusedAngular` is the CPU fast path of
-:class:`~hdnnp.descriptors.compute.SymmetryFunctions`: one pass over all triplets
-for every element combination, with the loop kernels of
+:class:`FusedDescriptors` is the CPU fast path of
+:class:`~hdnnp.descriptors.compute.SymmetryFunctions`: one pass over the pairs and
+triplets of every centre for all element combinations, with the loop kernels of
 :mod:`hdnnp.descriptors._kernels`. It is used when the tensors are on the CPU, numba is
 installed and no gradient of the gradient is needed (prediction, MD); training on forces
 and GPUs use the torch implementation in :mod:`hdnnp.descriptors.angular`. Both compute
@@ -40,6 +40,13 @@ class KernelTables:
     rc_unique: np.ndarray
     code: int
     alpha: float
+    rad_table: np.ndarray  # (E, E) radial group of (centre, neighbour) or -1
+    rad_offsets: np.ndarray
+    rad_col: np.ndarray
+    rad_eta: np.ndarray
+    rad_rs: np.ndarray
+    rad_rc_index: np.ndarray
+    angular_cutoff: float
 
     @classmethod
     def build(cls, descriptors: DescriptorSet) -> KernelTables:
@@ -61,7 +68,8 @@ class KernelTables:
             all_narrow = all(sf.type == 3 for _, sf in items)
             skip.append(max(sf.rc for _, sf in items) if all_narrow else np.inf)
         sfs = [sf for _, sf in rows]
-        rc_unique = np.array(sorted({sf.rc for sf in sfs}), dtype=np.float64)
+        radial = _radial_tables(descriptors)
+        rc_unique = np.array(sorted({sf.rc for sf in descriptors.functions}), dtype=np.float64)
         zeta = np.array([sf.zeta for sf in sfs], dtype=np.float64)
         return cls(
             table=table,
@@ -80,6 +88,15 @@ class KernelTables:
             rc_unique=rc_unique,
             code=_kernels.CUTOFF_CODES[descriptors.cutoff_type],
             alpha=float(descriptors.cutoff_alpha),
+            rad_table=radial[0],
+            rad_offsets=radial[1],
+            rad_col=radial[2],
+            rad_eta=radial[3],
+            rad_rs=radial[4],
+            rad_rc_index=np.array(
+                [np.searchsorted(rc_unique, rc) for rc in radial[5]], dtype=np.int64
+            ),
+            angular_cutoff=max((sf.rc for sf in sfs), default=0.0),
         )
 
     def params(self, dtype) -> tuple:
@@ -104,72 +121,100 @@ class KernelTables:
         )
 
 
+def _radial_tables(descriptors: DescriptorSet):
+    """Radial functions grouped by (centre, neighbour) element: table, offsets, columns,
+    eta, rs and rc of each function."""
+    elements = descriptors.elements
+    index = {e: n for n, e in enumerate(elements)}
+    groups: dict[tuple[int, int], list] = {}
+    for e in elements:
+        for col, sf in enumerate(descriptors.for_element(e)):
+            if sf.type == RADIAL:
+                groups.setdefault((index[e], index[sf.neighbors[0]]), []).append((col, sf))
+    n = len(elements)
+    table = np.full((n, n), -1, dtype=np.int64)
+    rows, offsets = [], [0]
+    for g, (key, items) in enumerate(sorted(groups.items())):
+        table[key] = g
+        rows.extend(items)
+        offsets.append(len(rows))
+    sfs = [sf for _, sf in rows]
+    return (
+        table,
+        np.array(offsets, dtype=np.int64),
+        np.array([c for c, _ in rows], dtype=np.int64),
+        np.array([sf.eta for sf in sfs], dtype=np.float64),
+        np.array([sf.rs for sf in sfs], dtype=np.float64),
+        [sf.rc for sf in sfs],
+    )
+
+
 def available(vectors: torch.Tensor) -> bool:
     """Whether the fused CPU kernels can evaluate these tensors."""
     return _kernels.AVAILABLE and vectors.device.type == "cpu"
 
 
-def _geometry(vectors, trip_p, trip_q, centre, species, neighbor_species, tables):
-    vec = vectors.detach().numpy()
-    n_pairs, n_rc = vec.shape[0], tables.rc_unique.shape[0]
-    r = np.empty(n_pairs, dtype=vec.dtype)
-    fc = np.empty((n_pairs, n_rc), dtype=vec.dtype)
-    dfc = np.empty((n_pairs, n_rc), dtype=vec.dtype)
-    _kernels.pair_cutoffs(
-        vec, tables.rc_unique.astype(vec.dtype), tables.code, tables.alpha, r, fc, dfc
-    )
-    seg, rows = _kernels.segments(centre.numpy())
-    return (
-        vec,
-        r,
-        fc,
-        dfc,
-        trip_p.numpy(),
-        trip_q.numpy(),
-        seg,
-        rows,
-        species.numpy()[rows],
-        neighbor_species.numpy(),
-    )
+class FusedDescriptors(torch.autograd.Function):
+    """G (n_centres, max_functions) with its pair-vector derivatives, in one CPU pass.
 
-
-class FusedAngular(torch.autograd.Function):
-    """Angular part of G (n_centres, max_functions) from pair vectors, CPU kernels."""
+    The forward computes every function and its derivative with respect to each pair
+    vector, dG[p, s] = dG_{i(p), s} / d r_p (n2p2's stored dG/dr, per pair), sharing the
+    costly exponentials and cutoffs between value and derivative. The backward is then
+    a contraction: dE/d r_p = sum_s dE/dG_{i(p), s} dG[p, s]. Triplets are generated
+    inside the kernel from each centre's pairs, so no triplet list is needed.
+    Not differentiable twice (training on forces uses the torch path).
+    """
 
     @staticmethod
-    def forward(
-        ctx,
-        vectors,
-        trip_p,
-        trip_q,
-        centre,
-        species,
-        neighbor_species,
-        n_cols: int,
-        tables: KernelTables,
-    ):
-        geo = _geometry(vectors, trip_p, trip_q, centre, species, neighbor_species, tables)
-        vec, r, fc, dfc, p, q, seg, rows, cs, ns = geo
-        out = np.zeros((species.shape[0], n_cols), dtype=vec.dtype)
-        _kernels.angular_forward(
-            vec, r, fc, p, q, seg, rows, cs, ns, *tables.params(vec.dtype), out
+    def forward(ctx, vectors, pair_i, species, neighbor_species, n_cols: int, tables: KernelTables):
+        vec = np.ascontiguousarray(vectors.detach().numpy())
+        n_pairs, n_centres = vec.shape[0], species.shape[0]
+        r = np.empty(n_pairs, dtype=vec.dtype)
+        fc = np.empty((n_pairs, tables.rc_unique.shape[0]), dtype=vec.dtype)
+        dfc = np.empty_like(fc)
+        _kernels.pair_cutoffs(
+            vec, tables.rc_unique.astype(vec.dtype), tables.code, tables.alpha, r, fc, dfc
         )
-        ctx.geometry = geo
-        ctx.tables = tables
-        ctx.save_for_backward(vectors)
-        return torch.from_numpy(out)
+        pi = pair_i.numpy()
+        pair_start = np.searchsorted(pi, np.arange(n_centres + 1)).astype(np.int64)
+        g = np.zeros((n_centres, n_cols), dtype=vec.dtype)
+        own = np.zeros((n_pairs, n_cols), dtype=vec.dtype)
+        cross = np.zeros((n_pairs, n_cols, 3), dtype=vec.dtype)
+        t = tables
+        f = vec.dtype.type
+        _kernels.descriptors_and_derivatives(
+            vec,
+            r,
+            fc,
+            dfc,
+            pair_start,
+            species.numpy(),
+            neighbor_species.numpy(),
+            f(t.angular_cutoff),
+            t.rad_table,
+            t.rad_offsets,
+            t.rad_col,
+            t.rad_eta.astype(vec.dtype),
+            t.rad_rs.astype(vec.dtype),
+            t.rad_rc_index,
+            *t.params(vec.dtype),
+            g,
+            own,
+            cross,
+        )
+        ctx.own, ctx.cross = torch.from_numpy(own), torch.from_numpy(cross)
+        ctx.save_for_backward(pair_i, vectors.detach())
+        return torch.from_numpy(g)
 
     @staticmethod
-    def backward(ctx, grad_out):
+    def backward(ctx, grad_g):
         if torch.is_grad_enabled():
             raise RuntimeError(
-                "FusedAngular does not support double backward; evaluate with "
-                "the torch path (create_graph=True selects it)"
+                "FusedDescriptors cannot be differentiated twice; evaluate "
+                "with create_graph=True to use the torch path"
             )
-        vec, r, fc, dfc, p, q, seg, rows, cs, ns = ctx.geometry
-        grad = np.ascontiguousarray(grad_out.numpy(), dtype=vec.dtype)
-        dvec = np.zeros_like(vec)
-        _kernels.angular_backward(
-            vec, r, fc, dfc, p, q, seg, rows, cs, ns, *ctx.tables.params(vec.dtype), grad, dvec
-        )
-        return torch.from_numpy(dvec), None, None, None, None, None, None, None
+        pair_i, vectors = ctx.saved_tensors
+        per_pair = grad_g[pair_i]
+        grad = torch.einsum("ps,psk->pk", per_pair, ctx.cross)
+        grad += (per_pair * ctx.own).sum(1, keepdim=True) * vectors
+        return grad, None, None, None, None, None

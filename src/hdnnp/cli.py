@@ -1,0 +1,266 @@
+"""The ``hdnnp`` command line: ``hdnnp <command> ...``.
+
+Each command is an entry of :data:`COMMANDS`: a name mapped to a :class:`Command` whose
+``add_arguments(parser)`` declares its options and whose ``handler(args) -> int`` does the
+work by calling library functions. Adding a command means adding one entry.
+
+Errors a user can cause (missing or malformed files, unknown elements, an unavailable
+device) are reported on stderr as one message naming the cause and the fix, with exit
+status 2 and no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import NamedTuple
+
+from ._version import FORMAT_VERSION, __version__
+
+PROG = "hdnnp"
+EXIT_USAGE = 2
+
+
+class UsageError(Exception):
+    """An error caused by the user's input; reported without a traceback (exit 2)."""
+
+
+class Command(NamedTuple):
+    """One subcommand: ``add_arguments(parser)``, ``handler(args) -> exit status``, a one
+    line summary and the examples shown by ``--help``."""
+
+    add_arguments: Callable[[argparse.ArgumentParser], None]
+    handler: Callable[[argparse.Namespace], int]
+    summary: str
+    examples: str
+
+
+def version_string() -> str:
+    return f"{PROG} {__version__} (potential format {FORMAT_VERSION})"
+
+
+# --------------------------------------------------------------------------- predict
+
+PREDICT_EXAMPLES = """\
+examples:
+  # a potential file on an extended XYZ data set (ASE units: eV, Angstrom)
+  hdnnp predict best.hdnnp test.extxyz -o predictions.extxyz
+
+  # an n2p2 potential directory and n2p2 input.data, both in Hartree/Bohr
+  hdnnp predict nnp/ input.data -o pred.extxyz --units hartree-bohr
+
+  # the best potential of a training run, every 10th frame of two files, on a GPU
+  hdnnp predict runs/water/ a.extxyz@::10 b.extxyz@::10 -o pred.extxyz --device cuda
+
+The predictions file is extended XYZ: ase.io.read(OUT, ":") gives energies, forces,
+per-atom energies (get_potential_energies) and, for periodic frames, stress; reference
+labels are kept as info["ref_energy"] and arrays["ref_forces"]. When the data have
+labels, an error table is printed and written to OUT with suffix .metrics.json.
+"""
+
+
+def _add_predict_arguments(parser: argparse.ArgumentParser) -> None:
+    from .units import UNIT_CHOICES
+
+    parser.add_argument(
+        "model",
+        metavar="MODEL",
+        help="hdnnp potential file, n2p2 potential directory or training run directory",
+    )
+    parser.add_argument(
+        "data",
+        metavar="DATA",
+        nargs="+",
+        help="structure files (n2p2 input.data or any ASE format), optionally PATH@INDEX",
+    )
+    parser.add_argument(
+        "-o", "--output", required=True, metavar="OUT", help="predictions file (extended XYZ)"
+    )
+    parser.add_argument(
+        "--units",
+        choices=UNIT_CHOICES,
+        default="ev-angstrom",
+        help="units of n2p2 files: the potential directory and input.data files "
+        "(default: %(default)s)",
+    )
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
+    parser.add_argument("--dtype", choices=("float64", "float32"), default="float64")
+    parser.add_argument(
+        "--batch-atoms", type=int, default=20000, help="atoms per batch (default: %(default)s)"
+    )
+
+
+def _load_model(path: str, units: str):
+    from .api import load
+
+    try:
+        return load(path, units=units)
+    except (OSError, ValueError) as err:
+        raise UsageError(
+            f"cannot load the potential: {err}\n  fix: MODEL must be an hdnnp potential file, "
+            "an n2p2 potential directory (input.nn, scaling.data, weights.NNN.data; give "
+            "--units for its units) or a training run directory"
+        ) from None
+
+
+def _read_data(specs: Sequence[str], units: str) -> list:
+    from .io import read_structures
+
+    structures = []
+    for spec in specs:
+        try:
+            structures += read_structures(spec, units=units)
+        except (OSError, ValueError, IndexError) as err:
+            raise UsageError(
+                f"cannot read structures from {spec!r}: {err}\n  fix: give an existing n2p2 "
+                "input.data or ASE-readable file, optionally PATH@INDEX (e.g. data.extxyz@::10)"
+            ) from None
+    return structures
+
+
+def _check_options(args: argparse.Namespace) -> None:
+    """Fail before any file is read when the device cannot be used or OUT is a folder."""
+    from .predict import DeviceUnavailableError, resolve_device
+
+    try:
+        resolve_device(args.device)
+    except (DeviceUnavailableError, ValueError) as err:
+        raise UsageError(str(err)) from None
+    if Path(args.output).is_dir():
+        raise UsageError(f"-o {args.output}: is a directory; give a file name such as pred.extxyz")
+    if args.batch_atoms < 1:
+        raise UsageError(f"--batch-atoms must be at least 1, got {args.batch_atoms}")
+
+
+def _run_predict(model, structures: list, args: argparse.Namespace) -> list:
+    from .predict import DeviceUnavailableError, predict
+
+    try:
+        return predict(
+            model,
+            structures,
+            device=args.device,
+            dtype=args.dtype,
+            batch_atoms=args.batch_atoms,
+            progress=sys.stderr.isatty(),
+        )
+    except DeviceUnavailableError as err:
+        raise UsageError(str(err)) from None
+    except ValueError as err:
+        raise UsageError(
+            f"{err}\n  fix: leave out the frames with other elements (select frames with "
+            "PATH@INDEX) or use a potential trained for them"
+            if "not known to the potential" in str(err)
+            else str(err)
+        ) from None
+
+
+def _has_labels(structures) -> bool:
+    return any(s.energy is not None or s.forces is not None for s in structures)
+
+
+def _write_metrics(path: Path, metrics: dict, args: argparse.Namespace) -> None:
+    from .fileio import atomic_write_text
+
+    document = {
+        "hdnnp_version": __version__,
+        "model": str(args.model),
+        "data": list(args.data),
+        "units": args.units,
+        "predictions": str(args.output),
+        **metrics,
+    }
+    atomic_write_text(path, json.dumps(document, indent=1) + "\n")
+
+
+def _writing(path: Path, write, *values) -> None:
+    try:
+        write(path, *values)
+    except OSError as err:
+        raise UsageError(
+            f"cannot write {path}: {err}\n  fix: choose a writable location with -o"
+        ) from None
+
+
+def _predict_command(args: argparse.Namespace) -> int:
+    """Predict energies, forces and stress of structures with a potential."""
+    from .predict import error_metrics, format_metrics, write_predictions
+
+    _check_options(args)
+    model = _load_model(args.model, args.units)
+    structures = _read_data(args.data, args.units)
+    predictions = _run_predict(model, structures, args)
+    out = Path(args.output)
+    _writing(out, write_predictions, structures, predictions)
+    n_atoms = sum(s.n_atoms for s in structures)
+    print(f"wrote predictions for {len(structures)} structures ({n_atoms} atoms) to {out}")
+    if _has_labels(structures):
+        metrics = error_metrics(structures, predictions)
+        metrics_path = out.with_suffix(".metrics.json")
+        _writing(metrics_path, _write_metrics, metrics, args)
+        print(format_metrics(metrics))
+        print(f"wrote metrics to {metrics_path}")
+    return 0
+
+
+# ---------------------------------------------------------------------------- parser
+
+COMMANDS: dict[str, Command] = {
+    "predict": Command(
+        _add_predict_arguments,
+        _predict_command,
+        "predict energies, forces, per-atom energies and stress of structures",
+        PREDICT_EXAMPLES,
+    ),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Behler-Parrinello neural network potentials (n2p2-compatible).",
+        epilog=f"run '{PROG} COMMAND --help' for the options and examples of a command",
+    )
+    parser.add_argument("--version", action="version", version=version_string())
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, command in COMMANDS.items():
+        child = sub.add_parser(
+            name,
+            help=command.summary,
+            description=command.summary,
+            epilog=command.examples,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        command.add_arguments(child)
+        child.set_defaults(handler=command.handler, command_parser=child)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line with ``argv`` (default ``sys.argv[1:]``); return the exit status."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:  # --help, --version, or a usage error already reported
+        return exit_.code if isinstance(exit_.code, int) else EXIT_USAGE
+    if getattr(args, "handler", None) is None:
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    try:
+        return int(args.handler(args))
+    except UsageError as err:
+        print(f"{PROG} {args.command}: error: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as err:  # e.g. the output cannot be written
+        print(f"{PROG} {args.command}: error: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print(f"{PROG} {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
