@@ -223,3 +223,13 @@ def test_error_cuda_unavailable(small_files, tmp_path, capsys):
     argv = ("predict", model_path, data, "-o", tmp_path / "o.xyz", "--device", "cuda")
     status, _, err = _run(capsys, *argv)
     assert status == 2 and "CUDA is not available" in err and "cpu" in err
+
+
+def test_error_output_is_a_directory_or_unwritable(small_files, tmp_path, capsys):
+    model_path, data = small_files
+    status, _, err = _run(capsys, "predict", model_path, data, "-o", tmp_path)
+    assert status == 2 and "is a directory" in err
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    status, _, err = _run(capsys, "predict", model_path, data, "-o", blocker / "pred.extxyz")
+    assert status == 2 and "cannot write" in err and "fix:" in err

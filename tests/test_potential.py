@@ -8,6 +8,7 @@ References are finite differences of the energy (own code and ASE's
 
 from __future__ import annotations
 
+import copy
 import functools
 
 import numpy as np
@@ -473,7 +474,10 @@ def _assert_same(a, b, atol=1e-11):
     torch.testing.assert_close(a.stress, b.stress, rtol=0, atol=1e-12, equal_nan=True)
 
 
-def test_chunked_evaluation_equals_unchunked(cos_model, monkeypatch):
+@pytest.mark.parametrize("fused", [True, False], ids=["fused", "torch"])
+def test_chunked_evaluation_equals_unchunked(cos_model, monkeypatch, fused):
+    if not fused:  # as without numba: the torch path, chunked over centre atoms
+        monkeypatch.setattr(potential_module, "fused_available", lambda *_: False)
     structures = [crystal(), molecule(), small_cell()]
     batch = make_batch(structures, cos_model.elements, cos_model.cutoff, cos_model.angular_cutoff)
     whole = cos_model.evaluate(batch, forces=True, stress=True)
@@ -481,6 +485,25 @@ def test_chunked_evaluation_equals_unchunked(cos_model, monkeypatch):
     assert len(potential_module._chunk_bounds(batch, 50)) > 3
     chunked = cos_model.evaluate(batch, forces=True, stress=True)
     _assert_same(chunked, whole)
+    monkeypatch.undo()
+    _assert_same(whole, cos_model.evaluate(batch, forces=True, stress=True))
+
+
+def test_batch_without_triplets(cos_model):
+    """The fused CPU kernels make their own triplets: a batch without triplet lists gives
+    the same numbers; the torch path refuses it with a clear message."""
+    structures = [crystal(), molecule(), small_cell()]
+    args = (cos_model.elements, cos_model.cutoff, cos_model.angular_cutoff)
+    full = make_batch(structures, *args)
+    lean = make_batch(structures, *args, triplets=False)
+    assert lean.trip_p is None and lean.trip_q is None
+    ref = cos_model.evaluate(full, forces=True, stress=True)
+    _assert_same(cos_model.evaluate(lean, forces=True, stress=True), ref)
+    own = cos_model.make_batch(structures)
+    assert own.trip_p is None  # CPU with numba: no triplet list needed
+    _assert_same(cos_model.evaluate(own, forces=True, stress=True), ref)
+    with pytest.raises(ValueError, match=r"triplets=True"):
+        cos_model.evaluate(lean, forces=True, create_graph=True)
 
 
 def test_batch_equals_one_by_one(model):
@@ -512,8 +535,6 @@ def test_energy_decomposition(cos_model):
 
 
 def test_float32_model_agrees_with_float64(cos_model):
-    import copy
-
     structures = [crystal(), molecule()]
     batch = make_batch(structures, cos_model.elements, cos_model.cutoff, cos_model.angular_cutoff)
     ref = cos_model.evaluate(batch, forces=True, stress=True)

@@ -67,6 +67,7 @@ class InputNN:
     conv_energy: float | None = None
     conv_length: float | None = None
     symfunctions: list = field(default_factory=list)
+    symfunction_lines: list = field(default_factory=list)
 
 
 def _strip(line: str) -> list[str]:
@@ -83,7 +84,7 @@ def _number(tokens, k, what, where, kind=float):
 
 
 def _set_atom_energy(out, args, where):
-    out.atom_energy[_symbol(args[0] if args else "", where)] = _number(
+    out.atom_energy[_symbol(args[0] if args else "", where, "atom_energy")] = _number(
         args, 1, "atom_energy", where
     )
 
@@ -98,12 +99,12 @@ def _set_cutoff(out, args, where):
 
 def _set_elements(out, args, where):
     for symbol in args:
-        _symbol(symbol, where)
+        _symbol(symbol, where, "elements")
     out.elements = tuple(args)
 
 
 def _set_element_nodes(out, args, where):
-    symbol = _symbol(args[0] if args else "", where)
+    symbol = _symbol(args[0] if args else "", where, "element_nodes_short")
     nodes = tuple(_number(args, k, "element_nodes_short", where, int) for k in range(1, len(args)))
     out.element_nodes[symbol] = nodes
 
@@ -113,6 +114,7 @@ def _add_symfunction(out, args, where):
         out.symfunctions.append(parse_n2p2_symfunction(args))
     except ValueError as err:
         raise ValueError(f"{where}: symfunction_short: {err}") from None
+    out.symfunction_lines.append(where)
 
 
 def _check_nnp_type(_out, args, where):
@@ -187,11 +189,12 @@ def parse_input_nn(path: str | Path) -> InputNN:
     return out
 
 
-def _symbol(symbol: str, where: str) -> str:
+def _symbol(symbol: str, where: str, keyword: str = "") -> str:
     try:
         atomic_number(symbol)
     except ValueError:
-        raise ValueError(f"{where}: unknown element symbol {symbol!r}") from None
+        field = f" in '{keyword}'" if keyword else ""
+        raise ValueError(f"{where}: unknown element symbol {symbol!r}{field}") from None
     return symbol
 
 
@@ -214,6 +217,13 @@ def _finish_input_nn(out: InputNN, flags: set, n_elements, path: Path) -> None:
     out.normalize_nodes = "normalize_nodes" in flags
     if not out.symfunctions:
         raise ValueError(f"{path}: no symfunction_short lines")
+    for sf, where in zip(out.symfunctions, out.symfunction_lines, strict=True):
+        unknown = sorted({sf.element, *sf.neighbors} - set(out.elements))
+        if unknown:
+            raise ValueError(
+                f"{where}: symfunction_short uses element(s) {', '.join(unknown)} that are "
+                f"not on the 'elements' line ({' '.join(out.elements)})"
+            )
     if out.hidden_layers is None or not out.activations:
         raise ValueError(
             f"{path}: keywords 'global_hidden_layers_short', 'global_nodes_short' and "

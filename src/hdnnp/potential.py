@@ -133,6 +133,8 @@ class HDNNP(nn.Module):
 
     def descriptors_of(self, batch: Batch) -> torch.Tensor:
         """Unscaled descriptors G (N, max_functions) of a batch (no grad)."""
+        fused = fused_available(batch.positions)
+        empty = batch.pair_i.new_zeros(0)
         with torch.no_grad():
             vectors = pair_vectors(batch, batch.positions, None)
             return self.symmetry_functions(
@@ -140,8 +142,9 @@ class HDNNP(nn.Module):
                 batch.species[batch.pair_j],
                 vectors,
                 batch.pair_i,
-                batch.trip_p,
-                batch.trip_q,
+                empty if fused else batch.trip_p,
+                empty if fused else batch.trip_q,
+                fused=fused,
             )
 
     def atomic_energies(self, species: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
@@ -156,7 +159,11 @@ class HDNNP(nn.Module):
             out = out.index_add(0, idx, self.nets[element](scaled[idx, :n]))
         return out * self.energy_scale + self.atom_energy[species]
 
-    def forward(self, batch: Batch, forces: bool = True, stress: bool = False) -> Output:
+    def forward(self, batch, forces: bool = True, stress: bool = False) -> Output:
+        """Evaluate a :class:`Batch` or a list of structures (``ase.Atoms`` or
+        :class:`~hdnnp.structures.Structure`); see :meth:`evaluate`."""
+        if not isinstance(batch, Batch):
+            batch = self.make_batch(_as_structures(batch))
         return self.evaluate(batch, forces=forces, stress=stress)
 
     def evaluate(
@@ -262,6 +269,19 @@ class HDNNP(nn.Module):
         if not create_graph:
             out = Output(*(None if t is None else t.detach() for t in vars(out).values()))
         return out
+
+
+def _as_structures(items) -> list:
+    """Structures from ase.Atoms / Structure objects (one or a sequence)."""
+    from .io import structure_from_atoms
+    from .structures import Structure
+
+    if isinstance(items, Structure) or hasattr(items, "get_positions"):
+        items = [items]
+    return [
+        s if isinstance(s, Structure) else structure_from_atoms(s, index=k)
+        for k, s in enumerate(items)
+    ]
 
 
 def pair_vectors(

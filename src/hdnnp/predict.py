@@ -22,7 +22,6 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .batch import make_batch
 from .fileio import atomic_write
 from .potential import HDNNP
 from .structures import Structure
@@ -148,11 +147,12 @@ def predict(
 ) -> list[Prediction]:
     """Evaluate ``model`` on ``structures``; one :class:`Prediction` each, in input order.
 
-    Consecutive structures are grouped into batches of up to ``batch_atoms`` atoms.
-    ``device`` is ``"cpu"``, ``"cuda"`` or ``"cuda:N"`` (:class:`DeviceUnavailableError` when
-    CUDA is not available); ``dtype`` is ``torch.float64``/``torch.float32`` or its name. When the
-    model is not already on that device and dtype it is evaluated as a converted copy, so
-    ``model`` itself is left unchanged. ``stress``: None computes the stress of every
+    Consecutive structures are grouped into batches of up to ``batch_atoms`` atoms (a
+    larger structure is a batch of its own). ``device`` is ``"cpu"``, ``"cuda"`` or
+    ``"cuda:N"`` (:class:`DeviceUnavailableError` when CUDA is not available); ``dtype``
+    is ``torch.float64``/``torch.float32`` or its name. When the model is not already on
+    that device and dtype it is evaluated as a converted copy, so ``model`` itself is
+    left unchanged (its train/eval mode too). ``stress``: None computes the stress of every
     structure periodic in all three directions (None for the others); False computes no
     stress; True requires every structure to be fully periodic (ValueError naming the
     frame otherwise). ``progress`` shows a tqdm bar (atoms/s and ETA) on stderr.
@@ -177,8 +177,8 @@ def predict(
             for first, last in ranges:
                 chunk = structures[first:last]
                 with_stress = stress is not False and any(all(s.pbc) for s in chunk)
-                batch = make_batch(chunk, net.elements, net.cutoff, net.angular_cutoff)
-                out = net.evaluate(batch.to(dev, dt), forces=True, stress=with_stress)
+                batch = net.make_batch(chunk, device=dev)  # triplets only where needed
+                out = net.evaluate(batch, forces=True, stress=with_stress)
                 results.extend(_split_output(out, chunk, with_stress))
                 bar.update(sum(s.n_atoms for s in chunk))
     finally:

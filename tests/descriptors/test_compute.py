@@ -45,6 +45,8 @@ def fc_ref(r, rc: float, name: str = "cos", alpha: float = 0.0):
         f = 0.5 * (np.cos(np.pi * x) + 1.0)
     elif name == "poly2":
         f = 1.0 - 10.0 * x**3 + 15.0 * x**4 - 6.0 * x**5
+    elif name == "poly3":
+        f = 1.0 - 35.0 * x**4 + 84.0 * x**5 - 70.0 * x**6 + 20.0 * x**7
     elif name == "exp":
         with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
             f = np.exp(1.0 - 1.0 / (1.0 - x**2))
@@ -388,6 +390,57 @@ def test_fused_matches_torch_values_and_gradients(cutoff_type, alpha):
     assert g_t.abs().max() > 0.1 and f_t.abs().max() > 0.1
     torch.testing.assert_close(g_f, g_t, rtol=1e-12, atol=1e-13)
     torch.testing.assert_close(f_f, f_t, rtol=1e-12, atol=1e-12)
+
+
+def _split_set() -> DescriptorSet:
+    """Groups that are narrow only (the kernel skips triplets with r_jk >= rc), wide only,
+    and an element (H) with radial functions only."""
+    fns = [SymmetryFunction(e, 2, (nb,), 0.5, 3.0) for e in ("H", "Si", "O") for nb in ("O",)]
+    fns += [SymmetryFunction("Si", 2, ("Si",), 0.1, 4.5, rs=0.4)]
+    for zeta, lam in ((1.0, -1.0), (2.0, 1.0), (4.0, -1.0)):
+        fns.append(SymmetryFunction("Si", 3, ("O", "O"), 0.02, 3.0, zeta=zeta, lambda_=lam))
+        fns.append(SymmetryFunction("Si", 3, ("O", "O"), 0.05, 4.5, rs=0.6, zeta=zeta))
+        fns.append(SymmetryFunction("Si", 9, ("Si", "O"), 0.01, 4.5, zeta=zeta, lambda_=lam))
+        fns.append(SymmetryFunction("O", 9, ("Si", "Si"), 0.03, 3.0, rs=0.3, zeta=zeta))
+        fns.append(SymmetryFunction("O", 3, ("H", "Si"), 0.03, 3.0, zeta=zeta, lambda_=lam))
+    return DescriptorSet(("Si", "O", "H"), tuple(fns), "poly3", 0.1)
+
+
+def test_fused_matches_brute_force_for_narrow_only_and_wide_only_groups():
+    rng = np.random.default_rng(17)
+    ds = _split_set()
+    structures = [
+        random_structure(rng, ["Si", "O", "O", "Si", "O", "H", "O"], TRICLINIC),
+        random_structure(rng, ["Si", "O", "H"], np.diag([2.7, 2.9, 3.1])),
+    ]
+    n_atoms = sum(s.n_atoms for s in structures)
+    weights = torch.tensor(rng.normal(size=(n_atoms, max(ds.count(e) for e in ds.elements))))
+    g_t, f_t = compute(ds, structures, fused=False, weights=weights)
+    g_f, f_f = compute(ds, structures, fused=True, weights=weights)
+    ref = np.concatenate([descriptors_ref(s, ds) for s in structures])
+    np.testing.assert_allclose(g_f.numpy(), ref, rtol=1e-11, atol=1e-13)
+    np.testing.assert_allclose(g_t.numpy(), ref, rtol=1e-11, atol=1e-13)
+    assert np.count_nonzero(ref[:, ds.count("O") :]) > 0  # angular functions are exercised
+    torch.testing.assert_close(f_f, f_t, rtol=1e-12, atol=1e-12)
+
+
+def test_radial_only_descriptor_set():
+    ds = DescriptorSet(
+        ("C", "O"),
+        (
+            SymmetryFunction("C", 2, ("O",), 0.4, 4.0),
+            SymmetryFunction("O", 2, ("C",), 0.4, 4.0, rs=0.9),
+            SymmetryFunction("O", 2, ("O",), 0.2, 3.0),
+        ),
+    )
+    rng = np.random.default_rng(2)
+    s = random_structure(rng, ["C", "O", "O", "C"], TRICLINIC)
+    weights = torch.tensor(rng.normal(size=(4, 2)))
+    g_t, f_t = compute(ds, [s], fused=False, weights=weights)
+    g_f, f_f = compute(ds, [s], fused=True, weights=weights)
+    np.testing.assert_allclose(g_f.numpy(), descriptors_ref(s, ds), rtol=1e-12, atol=1e-14)
+    torch.testing.assert_close(g_f, g_t, rtol=1e-12, atol=1e-14)
+    torch.testing.assert_close(f_f, f_t, rtol=1e-12, atol=1e-13)
 
 
 @pytest.mark.parametrize("fused", [True, False])

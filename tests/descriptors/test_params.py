@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from hdnnp.descriptors.params import (
@@ -286,6 +288,4 @@ def test_dict_round_trip():
     assert again == ds
     assert again.functions == ds.functions
     assert (again.cutoff_type, again.cutoff_alpha) == ("poly2", 0.25)
-    import json
-
     assert DescriptorSet.from_dict(json.loads(json.dumps(data))) == ds

@@ -97,7 +97,10 @@ class SymmetryFunctions(nn.Module):
     def _fc(self, r: torch.Tensor, name: str) -> torch.Tensor:
         """Cutoff of r (shape (n,)) for each distinct r_c of a group: (n, n_rc)."""
         return cutoff_function(
-            r[:, None], self._p(name, "rc")[None, :], self.cutoff_type, self.cutoff_alpha
+            r[:, None],
+            self._p(name, "rc").to(r.dtype)[None, :],
+            self.cutoff_type,
+            self.cutoff_alpha,
         )
 
     def forward(
