@@ -171,16 +171,16 @@ class HDNNP(nn.Module):
         batch: Batch,
         forces: bool = True,
         stress: bool = False,
-        create_graph: bool | None = None,
+        create_graph: bool = False,
     ) -> Output:
         """Energies (and forces, stress) of a batch; see the module docstring.
 
-        ``create_graph`` (default: ``self.training``) keeps the graph of the derivatives
-        so that a loss on forces can be differentiated with respect to the weights.
-        Without it, large systems are evaluated in chunks of centre atoms to bound memory.
+        ``create_graph=True`` keeps the graph of the derivatives so that a loss on forces
+        can be differentiated with respect to the weights (the torch path; for training
+        on fixed structures :mod:`hdnnp.features` is much faster). Without it, the fused
+        CPU kernels are used where available and large systems are evaluated in chunks
+        of centre atoms to bound memory.
         """
-        if create_graph is None:
-            create_graph = self.training
         fused = not create_graph and fused_available(batch.positions)
         if not fused and batch.trip_p is None:
             raise ValueError(

@@ -289,3 +289,19 @@ def test_dict_round_trip():
     assert again.functions == ds.functions
     assert (again.cutoff_type, again.cutoff_alpha) == ("poly2", 0.25)
     assert DescriptorSet.from_dict(json.loads(json.dumps(data))) == ds
+
+
+def test_numpy_parameters_are_stored_as_python_floats():
+    """numpy scalars (e.g. from np.linspace) must format as plain numbers in input.nn."""
+    import numpy as np
+
+    from hdnnp.descriptors.params import (
+        SymmetryFunction,
+        format_n2p2_symfunction,
+        parse_n2p2_symfunction,
+    )
+
+    sf = SymmetryFunction("Cu", 2, ("Cu",), eta=np.float64(4.0), rs=np.float64(2.5), rc=4.5)
+    line = format_n2p2_symfunction(sf)
+    assert "np." not in line
+    assert parse_n2p2_symfunction(line.split()[1:]) == sf

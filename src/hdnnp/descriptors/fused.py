@@ -154,54 +154,69 @@ def available(vectors: torch.Tensor) -> bool:
     return _kernels.AVAILABLE and vectors.device.type == "cpu"
 
 
+def _run_kernel(vectors, pair_i, species, neighbor_species, n_cols: int, tables: KernelTables):
+    """(G, own, cross) numpy arrays; dG_{i(p), s}/dr_p = own[p, s] r_p + cross[p, s]."""
+    vec = np.ascontiguousarray(vectors.detach().cpu().numpy())
+    n_pairs, n_centres = vec.shape[0], species.shape[0]
+    r = np.empty(n_pairs, dtype=vec.dtype)
+    fc = np.empty((n_pairs, tables.rc_unique.shape[0]), dtype=vec.dtype)
+    dfc = np.empty_like(fc)
+    _kernels.pair_cutoffs(
+        vec, tables.rc_unique.astype(vec.dtype), tables.code, tables.alpha, r, fc, dfc
+    )
+    pair_start = np.searchsorted(pair_i.cpu().numpy(), np.arange(n_centres + 1))
+    g = np.zeros((n_centres, n_cols), dtype=vec.dtype)
+    own = np.zeros((n_pairs, n_cols), dtype=vec.dtype)
+    cross = np.zeros((n_pairs, n_cols, 3), dtype=vec.dtype)
+    t = tables
+    _kernels.descriptors_and_derivatives(
+        vec,
+        r,
+        fc,
+        dfc,
+        pair_start.astype(np.int64),
+        species.cpu().numpy(),
+        neighbor_species.cpu().numpy(),
+        vec.dtype.type(t.angular_cutoff),
+        t.rad_table,
+        t.rad_offsets,
+        t.rad_col,
+        t.rad_eta.astype(vec.dtype),
+        t.rad_rs.astype(vec.dtype),
+        t.rad_rc_index,
+        *t.params(vec.dtype),
+        g,
+        own,
+        cross,
+    )
+    return g, own, cross
+
+
+def descriptors_with_derivatives(
+    vectors, pair_i, species, neighbor_species, n_cols: int, tables: KernelTables
+):
+    """G (N, S), own (P, S) and cross (P, S, 3) tensors: dG/dr_p = own r_p + cross."""
+    return tuple(
+        torch.from_numpy(a)
+        for a in _run_kernel(vectors, pair_i, species, neighbor_species, n_cols, tables)
+    )
+
+
 class FusedDescriptors(torch.autograd.Function):
     """G (n_centres, max_functions) with its pair-vector derivatives, in one CPU pass.
 
     The forward computes every function and its derivative with respect to each pair
-    vector, dG[p, s] = dG_{i(p), s} / d r_p (n2p2's stored dG/dr, per pair), sharing the
-    costly exponentials and cutoffs between value and derivative. The backward is then
-    a contraction: dE/d r_p = sum_s dE/dG_{i(p), s} dG[p, s]. Triplets are generated
-    inside the kernel from each centre's pairs, so no triplet list is needed.
-    Not differentiable twice (training on forces uses the torch path).
+    vector (n2p2's stored dG/dr, per pair), sharing the costly exponentials and cutoffs
+    between value and derivative. The backward is then a contraction:
+    dE/d r_p = sum_s dE/dG_{i(p), s} dG_{i(p), s}/d r_p. Triplets are generated inside
+    the kernel from each centre's pairs, so no triplet list is needed.
+    Not differentiable twice (training on forces uses the torch path or
+    :mod:`hdnnp.features`).
     """
 
     @staticmethod
     def forward(ctx, vectors, pair_i, species, neighbor_species, n_cols: int, tables: KernelTables):
-        vec = np.ascontiguousarray(vectors.detach().numpy())
-        n_pairs, n_centres = vec.shape[0], species.shape[0]
-        r = np.empty(n_pairs, dtype=vec.dtype)
-        fc = np.empty((n_pairs, tables.rc_unique.shape[0]), dtype=vec.dtype)
-        dfc = np.empty_like(fc)
-        _kernels.pair_cutoffs(
-            vec, tables.rc_unique.astype(vec.dtype), tables.code, tables.alpha, r, fc, dfc
-        )
-        pi = pair_i.numpy()
-        pair_start = np.searchsorted(pi, np.arange(n_centres + 1)).astype(np.int64)
-        g = np.zeros((n_centres, n_cols), dtype=vec.dtype)
-        own = np.zeros((n_pairs, n_cols), dtype=vec.dtype)
-        cross = np.zeros((n_pairs, n_cols, 3), dtype=vec.dtype)
-        t = tables
-        f = vec.dtype.type
-        _kernels.descriptors_and_derivatives(
-            vec,
-            r,
-            fc,
-            dfc,
-            pair_start,
-            species.numpy(),
-            neighbor_species.numpy(),
-            f(t.angular_cutoff),
-            t.rad_table,
-            t.rad_offsets,
-            t.rad_col,
-            t.rad_eta.astype(vec.dtype),
-            t.rad_rs.astype(vec.dtype),
-            t.rad_rc_index,
-            *t.params(vec.dtype),
-            g,
-            own,
-            cross,
-        )
+        g, own, cross = _run_kernel(vectors, pair_i, species, neighbor_species, n_cols, tables)
         ctx.own, ctx.cross = torch.from_numpy(own), torch.from_numpy(cross)
         ctx.save_for_backward(pair_i, vectors.detach())
         return torch.from_numpy(g)

@@ -71,6 +71,10 @@ class SymmetryFunction:
     lambda_: float = 1.0
 
     def __post_init__(self) -> None:
+        for name in ("eta", "rc", "rs", "zeta", "lambda_"):
+            object.__setattr__(self, name, float(getattr(self, name)))
+        object.__setattr__(self, "type", int(self.type))
+        object.__setattr__(self, "neighbors", tuple(str(s) for s in self.neighbors))
         if self.type not in SUPPORTED_TYPES:
             raise ValueError(
                 f"symmetry function type {self.type} is not supported "

@@ -1,0 +1,114 @@
+r"""Precomputed descriptors and their derivatives, for training on fixed structures.
+
+During training the positions never change, so the symmetry functions G and their
+derivatives with respect to every pair vector can be computed once per structure and
+kept in memory (never on disk). Energies and forces then need only the networks:
+
+    E = sum_i E_i(G_i),   dE/dr_p = sum_s dE/dG_{i(p), s} dG_{i(p), s}/dr_p,
+    F_j = -sum_{p: j(p) = j} dE/dr_p + sum_{p: i(p) = j} dE/dr_p,
+    sigma = (1/V) sum_p r_p (x) dE/dr_p   (ASE sign convention, symmetrised),
+
+which is linear in dE/dG and hence differentiable with respect to the weights at the
+cost of one extra backward pass through the (small) networks. This is n2p2's and
+SIMPLE-NN's stored dG/dr, kept per pair (P x S x 3) rather than per atom pair of the
+whole structure. :func:`evaluate_features` agrees with
+:meth:`hdnnp.potential.HDNNP.evaluate` to rounding; the tests check it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from .batch import Batch
+from .descriptors import fused as fused_kernels
+from .potential import HDNNP, Output, _stress_from_virial, pair_vectors
+
+
+@dataclass
+class Features:
+    """Descriptors of a batch with their pair-vector derivatives.
+
+    Attributes:
+        batch: the batch they belong to (species, pairs, labels).
+        g: (N, S_max) unscaled symmetry functions.
+        dg: (P, S_max, 3) dG_{i(p), s} / d r_p.
+        vectors: (P, 3) pair vectors, Å.
+    """
+
+    batch: Batch
+    g: torch.Tensor
+    dg: torch.Tensor
+    vectors: torch.Tensor
+
+    def to(self, device=None, dtype=None) -> Features:
+        return Features(
+            self.batch.to(device, dtype),
+            self.g.to(device=device, dtype=dtype),
+            self.dg.to(device=device, dtype=dtype),
+            self.vectors.to(device=device, dtype=dtype),
+        )
+
+    @property
+    def nbytes(self) -> int:
+        return sum(t.element_size() * t.numel() for t in (self.g, self.dg, self.vectors))
+
+
+def compute_features(model: HDNNP, batch: Batch) -> Features:
+    """G and dG/dr_p of a batch: fused CPU kernels when available, else autograd."""
+    vectors = pair_vectors(batch, batch.positions, None).detach()
+    species, nspecies = batch.species, batch.species[batch.pair_j]
+    sf = model.symmetry_functions
+    if fused_kernels.available(vectors):
+        g, own, cross = fused_kernels.descriptors_with_derivatives(
+            vectors, batch.pair_i, species, nspecies, sf.max_functions, sf.kernel_tables
+        )
+        dg = cross + own[:, :, None] * vectors[:, None, :]
+        return Features(batch, g, dg, vectors)
+    return _features_autograd(model, batch, vectors)
+
+
+def _features_autograd(model: HDNNP, batch: Batch, vectors: torch.Tensor) -> Features:
+    """Fallback: one backward pass per descriptor column (GPU or no numba)."""
+    if batch.trip_p is None:
+        raise ValueError("computing features without numba needs a batch with triplets")
+    v = vectors.clone().requires_grad_(True)
+    g = model.symmetry_functions(
+        batch.species, batch.species[batch.pair_j], v, batch.pair_i, batch.trip_p, batch.trip_q
+    )
+    columns = []
+    for s in range(g.shape[1]):
+        (grad,) = torch.autograd.grad(g[:, s].sum(), v, retain_graph=True, allow_unused=True)
+        columns.append(torch.zeros_like(v) if grad is None else grad)
+    return Features(batch, g.detach(), torch.stack(columns, dim=1), vectors)
+
+
+def evaluate_features(
+    model: HDNNP,
+    features: Features,
+    forces: bool = True,
+    stress: bool = False,
+    create_graph: bool = False,
+) -> Output:
+    """Energies, forces and stress from precomputed features (see the module docstring)."""
+    batch = features.batch
+    g = features.g.detach().requires_grad_(forces or stress)
+    atomic = model.atomic_energies(batch.species, g)
+    energy = atomic.new_zeros(batch.n_structures).index_add(0, batch.image, atomic)
+    out = Output(energy, atomic)
+    if forces or stress:
+        (de_dg,) = torch.autograd.grad(energy.sum(), g, create_graph=create_graph)
+        de_dv = torch.einsum("ps,psk->pk", de_dg[batch.pair_i], features.dg)
+        if forces:
+            f = torch.zeros_like(batch.positions, dtype=de_dv.dtype)
+            out.forces = f.index_add(0, batch.pair_i, de_dv).index_add(0, batch.pair_j, -de_dv)
+        if stress:
+            virial = torch.einsum("pa,pb->pab", features.vectors, de_dv)
+            per_structure = virial.new_zeros((batch.n_structures, 3, 3))
+            per_structure = per_structure.index_add(0, batch.pair_image, virial)
+            sym = 0.5 * (per_structure + per_structure.transpose(1, 2))
+            out.stress = _stress_from_virial(sym, batch)
+    if not create_graph:
+        out = Output(*(None if t is None else t.detach() for t in vars(out).values()))
+    return out
