@@ -112,3 +112,51 @@ def evaluate_features(
     if not create_graph:
         out = Output(*(None if t is None else t.detach() for t in vars(out).values()))
     return out
+
+
+def collate_features(items: list[Features]) -> Features:
+    """Concatenate per-structure (or per-batch) features into one batch."""
+    if len(items) == 1:
+        return items[0]
+    atom_off = pair_off = struct_off = 0
+    parts: dict[str, list] = {
+        k: []
+        for k in (
+            "species",
+            "positions",
+            "cell",
+            "periodic",
+            "image",
+            "n_atoms",
+            "pair_i",
+            "pair_j",
+            "pair_shift",
+            "pair_image",
+            "energy",
+            "forces",
+        )
+    }
+    for f in items:
+        b = f.batch
+        parts["species"].append(b.species)
+        parts["positions"].append(b.positions)
+        parts["cell"].append(b.cell)
+        parts["periodic"].append(b.periodic)
+        parts["image"].append(b.image + struct_off)
+        parts["n_atoms"].append(b.n_atoms)
+        parts["pair_i"].append(b.pair_i + atom_off)
+        parts["pair_j"].append(b.pair_j + atom_off)
+        parts["pair_shift"].append(b.pair_shift)
+        parts["pair_image"].append(b.pair_image + struct_off)
+        parts["energy"].append(b.energy)
+        parts["forces"].append(b.forces)
+        atom_off += b.species.shape[0]
+        pair_off += b.pair_i.shape[0]
+        struct_off += b.n_structures
+    batch = Batch(**{k: torch.cat(v) for k, v in parts.items()}, trip_p=None, trip_q=None)
+    return Features(
+        batch,
+        torch.cat([f.g for f in items]),
+        torch.cat([f.dg for f in items]),
+        torch.cat([f.vectors for f in items]),
+    )

@@ -1,0 +1,1 @@
+"""Training: data preparation, loss, optimisation loop, checkpoints and reports."""

@@ -1,0 +1,131 @@
+"""``hdnnp train``: from a config to a run directory with a validated potential.
+
+read data -> check -> split -> descriptors -> offsets and scaling -> features ->
+training -> final report. :func:`train` starts a run, :func:`resume` continues one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import time
+from pathlib import Path
+
+import torch
+import yaml
+
+from ..config import Config, config_from_dict, to_dict
+from ..fileio import atomic_write_text
+from ..potential_file import from_dict
+from ..potential_file import to_dict as potential_to_dict
+from .data import Dataset, load_dataset, save_split
+from .setup import fit_scaling, initial_model
+from .trainer import FrameSet, Trainer, frame_features
+
+DTYPES = {"float64": torch.float64, "float32": torch.float32}
+
+
+def _log(message: str) -> None:
+    from tqdm.auto import tqdm
+
+    tqdm.write(message)
+
+
+def _threads(config: Config) -> None:
+    n = config.training.threads or os.cpu_count() or 1
+    torch.set_num_threads(n)
+    try:
+        import numba
+
+        numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
+    except ImportError:
+        pass
+
+
+def prepare(config: Config, run_dir: Path):
+    """Dataset, initial model (scaling fitted) and the frame sets; writes split.json."""
+    dataset = load_dataset(config.data, config.training.seed)
+    save_split(dataset, run_dir / "split.json")
+    elements = dataset.elements
+    _log(
+        f"data: {len(dataset.train)} training, {len(dataset.validation)} validation, "
+        f"{len(dataset.test)} test frames; elements {' '.join(elements)}"
+        + (f"; {len(dataset.dropped)} corrupted frame(s) dropped" if dataset.dropped else "")
+    )
+    model = initial_model(config, elements, dataset.train)
+    _log(
+        "descriptors: "
+        + ", ".join(f"{e} {model.descriptors.count(e)}" for e in elements)
+        + f"; cutoff {model.cutoff:.2f} A"
+    )
+    dtype = DTYPES[config.training.dtype]
+    train = frame_features(model, dataset.train, dtype, "features (train)")
+    val = frame_features(model, dataset.validation, dtype, "features (validation)")
+    for warning in fit_scaling(model, train.features, config):
+        _log("warning: " + warning)
+    nbytes = sum(f.nbytes for f in train.features + val.features)
+    _log(f"features in memory: {nbytes / 2**20:.0f} MiB")
+    return dataset, model.to(dtype=dtype), train, val
+
+
+def train(config: Config, run_dir: str | Path) -> Path:
+    """Train a potential; returns the run directory."""
+    run_dir = Path(run_dir)
+    if (run_dir / "checkpoint.pt").exists():
+        raise ValueError(
+            f"{run_dir} already holds a run; resume it with "
+            f"'hdnnp train --resume {run_dir}' or choose another -o"
+        )
+    run_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(run_dir / "config.yaml", yaml.safe_dump(to_dict(config), sort_keys=False))
+    _threads(config)
+    started = time.perf_counter()
+    dataset, model, train_set, val_set = prepare(config, run_dir)
+    trainer = Trainer(model, train_set, val_set, config, run_dir)
+    return _finish(trainer, dataset, run_dir, started)
+
+
+def resume(run_dir: str | Path, overrides: dict | None = None) -> Path:
+    """Continue a run from its checkpoint (same data, split and settings)."""
+    run_dir = Path(run_dir)
+    checkpoint = run_dir / "checkpoint.pt"
+    if not checkpoint.exists():
+        raise ValueError(f"{run_dir}: no checkpoint.pt to resume from")
+    data = yaml.safe_load((run_dir / "config.yaml").read_text())
+    for section, values in (overrides or {}).items():
+        data.setdefault(section, {}).update(values)
+    config = config_from_dict(data, str(run_dir / "config.yaml"))
+    _threads(config)
+    started = time.perf_counter()
+    dataset, model, train_set, val_set = prepare(config, run_dir)
+    trainer = Trainer(model, train_set, val_set, config, run_dir)
+    trainer.load_checkpoint(checkpoint)
+    _log(f"resuming at epoch {trainer.epoch}")
+    return _finish(trainer, dataset, run_dir, started)
+
+
+def _finish(trainer: Trainer, dataset: Dataset, run_dir: Path, started: float) -> Path:
+    from .report import write_report
+
+    reason = trainer.fit()
+    _log(f"stopped: {reason}")
+    best = from_dict(potential_to_dict(trainer.model), "best")
+    best_path = run_dir / "best.hdnnp"
+    if best_path.exists():
+        best = from_dict(json.loads(best_path.read_text()), str(best_path))
+    summary = write_report(
+        best, dataset, trainer.history.rows, run_dir, reason, time.perf_counter() - started
+    )
+    _log(summary)
+    return run_dir
+
+
+def apply_overrides(config: Config, **flags) -> Config:
+    """Command-line flags over the config (None means: keep the config's value)."""
+    t = config.training
+    changes = {k: v for k, v in flags.items() if v is not None}
+    return dataclasses.replace(config, training=dataclasses.replace(t, **changes))
+
+
+__all__ = ["FrameSet", "apply_overrides", "prepare", "resume", "train"]
