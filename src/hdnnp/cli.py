@@ -206,14 +206,237 @@ def _predict_command(args: argparse.Namespace) -> int:
     return 0
 
 
+# ----------------------------------------------------------------------------- check
+
+CHECK_EXAMPLES = """\
+examples:
+  # check a training set; exit status 1 when a frame has an error
+  hdnnp check train.extxyz
+
+  # several files (duplicates across them are found too) and a JSON report
+  hdnnp check train.extxyz test.extxyz --json check.json
+
+  # n2p2 input.data in Hartree/Bohr, a larger distance and an absolute force limit
+  hdnnp check input.data --units hartree-bohr --min-distance 0.7 --max-force 50
+
+  # every 10th frame, with frame counts per value of an extended XYZ info key
+  hdnnp check zeolites.extxyz@::10 --group-by topology
+
+Errors: invalid, nan, missing_energy, missing_forces, close_atoms, duplicate,
+energy_outlier, force_outlier; warnings: single_frame_composition, rare_element. Frames
+are named by file and 0-based frame index in that file. The exact rules are in the
+documentation of the module hdnnp.check.
+"""
+
+
+def _add_check_arguments(parser: argparse.ArgumentParser) -> None:
+    from .units import UNIT_CHOICES
+
+    parser.add_argument(
+        "data",
+        metavar="DATA",
+        nargs="+",
+        help="structure files (n2p2 input.data or any ASE format), optionally PATH@INDEX",
+    )
+    parser.add_argument("--json", metavar="OUT", help="also write the report as JSON to OUT")
+    parser.add_argument(
+        "--units",
+        choices=UNIT_CHOICES,
+        default="ev-angstrom",
+        help="units of n2p2 input.data files (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--min-distance",
+        type=float,
+        default=0.5,
+        metavar="ANGSTROM",
+        help="atoms closer than this (periodic images included) are an error "
+        "(default: %(default)s)",
+    )
+    parser.add_argument(
+        "--outlier-sigma",
+        type=float,
+        default=5.0,
+        metavar="N",
+        help="robust standard deviations beyond which an energy per atom or a log force "
+        "magnitude is an outlier (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--max-force",
+        type=float,
+        metavar="EV_PER_ANGSTROM",
+        help="force components larger than this are an error (default: no limit)",
+    )
+    parser.add_argument(
+        "--group-by", metavar="KEY", help="also count frames per value of this info key"
+    )
+
+
+def _check_command(args: argparse.Namespace) -> int:
+    """Check data sets for corrupted, duplicated and outlying frames."""
+    from .check import check_options, check_structures, format_report, report_to_dict
+    from .fileio import atomic_write_text
+
+    try:
+        check_options(args.min_distance, args.outlier_sigma, args.max_force)
+    except ValueError as err:
+        raise UsageError(f"{err} (options --min-distance, --outlier-sigma, --max-force)") from None
+    if args.json and Path(args.json).is_dir():
+        raise UsageError(f"--json {args.json}: is a directory; give a file name such as check.json")
+    structures = _read_data(args.data, args.units)
+    report = check_structures(
+        structures, args.min_distance, args.outlier_sigma, args.max_force, args.group_by
+    )
+    print(format_report(report))
+    if args.json:
+        text = json.dumps(report_to_dict(report), indent=1, ensure_ascii=False) + "\n"
+        try:
+            atomic_write_text(args.json, text)
+        except OSError as err:
+            raise UsageError(
+                f"cannot write {args.json}: {err}\n  fix: choose another --json"
+            ) from None
+        print(f"wrote the report to {args.json}")
+    return 1 if report.errors else 0
+
+
+# --------------------------------------------------------------------------- train
+
+TRAIN_EXAMPLES = """\
+examples:
+  # defaults only: elements from the data, automatic descriptors, 10% validation
+  hdnnp train --data train.extxyz -o runs/first
+
+  # a config file, with flags overriding it
+  hdnnp train config.yaml --max-epochs 500 --seed 2 -o runs/long
+
+  # SIMPLE-NN's input.yaml as written, its data replaced by an extxyz file
+  hdnnp train input.yaml --data ../zeolites/train.extxyz -o runs/sio2
+
+  # continue an interrupted run (same data, split and settings)
+  hdnnp train --resume runs/long --max-epochs 800
+
+  # every configuration key with its default and unit
+  hdnnp train --print-config
+
+The run directory holds best.hdnnp and last.hdnnp, checkpoint.pt, log.csv, split.json,
+report.md/json, learning_curve.png and parity plots. Ctrl-C saves and stops; resume
+continues to the same result as an uninterrupted run.
+"""
+
+
+def _add_train_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("config", nargs="?", help="hdnnp YAML config or SIMPLE-NN input.yaml")
+    parser.add_argument("--data", nargs="+", metavar="FILE", help="training data (overrides)")
+    parser.add_argument("--test", nargs="+", metavar="FILE", help="test data (overrides)")
+    parser.add_argument("-o", "--output", metavar="RUN_DIR", help="run directory")
+    parser.add_argument("--resume", metavar="RUN_DIR", help="continue a run")
+    parser.add_argument("--max-epochs", type=int)
+    parser.add_argument("--max-time", type=float, metavar="SECONDS")
+    parser.add_argument("--seed", type=int)
+    parser.add_argument("--device", help="cpu or cuda")
+    parser.add_argument("--dtype", choices=("float64", "float32"))
+    parser.add_argument(
+        "--units",
+        choices=("ev-angstrom", "hartree-bohr"),
+        help="units of n2p2 input.data files (overrides data.units)",
+    )
+    parser.add_argument(
+        "--print-config",
+        action="store_true",
+        help="print every config key with default and unit, then exit",
+    )
+
+
+def _train_config(args: argparse.Namespace):
+    from .config import Source, config_from_dict, load_config, with_overrides
+
+    if args.config is None:
+        config = config_from_dict({})
+    elif _is_simple_nn(args.config):
+        from .descriptors.simple_nn import config_from_simple_nn
+
+        config, notes = config_from_simple_nn(args.config, data_override=args.data)
+        for note in notes:
+            print(f"note: {note}", file=sys.stderr)
+    else:
+        config = load_config(args.config)
+    data = {
+        "train": tuple(Source(p) for p in args.data) if args.data else None,
+        "test": tuple(Source(p) for p in args.test) if args.test else None,
+        "units": args.units,
+    }
+    training = {
+        "max_epochs": args.max_epochs,
+        "max_time": args.max_time,
+        "seed": args.seed,
+        "device": args.device,
+        "dtype": args.dtype,
+    }
+    return with_overrides(config, data=data, training=training)
+
+
+def _is_simple_nn(path: str) -> bool:
+    import yaml
+
+    try:
+        data = yaml.safe_load(Path(path).read_text()) or {}
+    except (OSError, yaml.YAMLError):
+        return False
+    return isinstance(data, dict) and bool(
+        {"neural_network", "atom_types", "params", "symmetry_function"} & set(data)
+    )
+
+
+def _train_command(args: argparse.Namespace) -> int:
+    """Train a potential from DFT data (or continue a run with --resume)."""
+    from .config import reference
+    from .training.run import resume, train
+
+    if args.print_config:
+        print(reference())
+        return 0
+    try:
+        if args.resume:
+            training = {"max_epochs": args.max_epochs, "max_time": args.max_time}
+            run_dir = resume(
+                args.resume, {"training": {k: v for k, v in training.items() if v is not None}}
+            )
+        else:
+            config = _train_config(args)
+            run_dir = train(config, args.output or _default_run_dir())
+    except (ValueError, FileNotFoundError) as err:
+        raise UsageError(str(err)) from None
+    print(f"run directory: {run_dir} (best potential: {Path(run_dir) / 'best.hdnnp'})")
+    return 0
+
+
+def _default_run_dir() -> str:
+    import time
+
+    return time.strftime("runs/train-%Y%m%d-%H%M%S")
+
+
 # ---------------------------------------------------------------------------- parser
 
 COMMANDS: dict[str, Command] = {
+    "train": Command(
+        _add_train_arguments,
+        _train_command,
+        "train a potential from DFT data (or continue a run with --resume)",
+        TRAIN_EXAMPLES,
+    ),
     "predict": Command(
         _add_predict_arguments,
         _predict_command,
         "predict energies, forces, per-atom energies and stress of structures",
         PREDICT_EXAMPLES,
+    ),
+    "check": Command(
+        _add_check_arguments,
+        _check_command,
+        "check data sets for corrupted, duplicated and outlying frames",
+        CHECK_EXAMPLES,
     ),
 }
 

@@ -339,3 +339,17 @@ def _yaml_literal(text: str) -> str:
     if text.startswith("(") and text.endswith(")"):
         text = "[" + text[1:-1].rstrip(",") + "]"
     return text
+
+
+def with_overrides(config: Config, **sections: dict) -> Config:
+    """Replace keys of sections (e.g. ``training={"seed": 3}``); None values are ignored."""
+    changes = {}
+    for name, values in sections.items():
+        current = getattr(config, name)
+        kept = {k: v for k, v in (values or {}).items() if v is not None}
+        names = {f.name for f in fields(current)}
+        _check_keys(kept, names, f"overrides.{name}")
+        changes[name] = dataclasses.replace(current, **kept)
+    config = dataclasses.replace(config, **changes)
+    validate(config, "command line")
+    return config

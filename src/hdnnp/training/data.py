@@ -58,15 +58,33 @@ def split_indices(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np.nd
     return np.sort(order[n_val:]), np.sort(order[:n_val])
 
 
+#: Data-check findings that make a frame unusable for training. Duplicates and
+#: statistical outliers are reported as warnings (high-temperature frames are often
+#: legitimate outliers); ``hdnnp check`` lists all of them.
+CORRUPTION_KINDS = ("missing_energy", "missing_forces", "nan", "close_atoms")
+
+
+def _warn(message: str) -> None:
+    from tqdm.auto import tqdm
+
+    tqdm.write("warning: " + message)
+
+
 def check_and_filter(structures: list[Structure], config: DataConfig, role: str):
-    """Run the dataset checks; refuse corrupted frames or drop them (listed)."""
+    """Run the dataset checks; refuse corrupted frames or drop them (listed).
+
+    Corrupted: the kinds in :data:`CORRUPTION_KINDS`; other findings are printed.
+    """
     from ..check import check_structures, corrupted_frames
 
     report = check_structures(structures, min_distance=config.min_distance)
-    bad = corrupted_frames(report)
+    bad = corrupted_frames(report, CORRUPTION_KINDS)
+    for issue in report.errors:
+        if issue.kind not in CORRUPTION_KINDS:
+            _warn(f"{issue.source}, frame {issue.frame}: {issue.kind}: {issue.message}")
     if not bad:
         return structures, []
-    errors = [e for e in report.errors if (e["source"], e["frame"]) in bad]
+    errors = [dataclasses.asdict(e) for e in report.errors if (e.source, e.frame) in bad]
     if not config.drop_corrupted:
         lines = "\n".join(
             f"  {e['source']}, frame {e['frame']}: {e['kind']}: {e['message']}" for e in errors[:20]
