@@ -27,32 +27,91 @@ from .potential import HDNNP, Output, _stress_from_virial, pair_vectors
 
 
 @dataclass
+class PairBlock:
+    """Derivatives of the pairs of one (centre element, neighbour element) class.
+
+    Only the functions that can depend on such a pair are kept: radial functions with
+    that neighbour element and angular functions whose neighbour pair contains it. This
+    is exact and saves memory (a third for two elements, more for more elements).
+
+    Attributes:
+        pairs: (P_c,) pair indices in the batch.
+        columns: (K_c,) descriptor columns of the centre element.
+        dg: (P_c, K_c, 3) dG_{i(p), s} / d r_p for those pairs and columns.
+    """
+
+    pairs: torch.Tensor
+    columns: torch.Tensor
+    dg: torch.Tensor
+
+
+@dataclass
 class Features:
     """Descriptors of a batch with their pair-vector derivatives.
 
     Attributes:
         batch: the batch they belong to (species, pairs, labels).
         g: (N, S_max) unscaled symmetry functions.
-        dg: (P, S_max, 3) dG_{i(p), s} / d r_p.
+        blocks: per (centre, neighbour) element class, the nonzero dG/dr_p.
         vectors: (P, 3) pair vectors, Å.
     """
 
     batch: Batch
     g: torch.Tensor
-    dg: torch.Tensor
+    blocks: dict[tuple[int, int], PairBlock]
     vectors: torch.Tensor
 
     def to(self, device=None, dtype=None) -> Features:
+        blocks = {
+            k: PairBlock(
+                b.pairs.to(device), b.columns.to(device), b.dg.to(device=device, dtype=dtype)
+            )
+            for k, b in self.blocks.items()
+        }
         return Features(
             self.batch.to(device, dtype),
             self.g.to(device=device, dtype=dtype),
-            self.dg.to(device=device, dtype=dtype),
+            blocks,
             self.vectors.to(device=device, dtype=dtype),
         )
 
     @property
     def nbytes(self) -> int:
-        return sum(t.element_size() * t.numel() for t in (self.g, self.dg, self.vectors))
+        tensors = [self.g, self.vectors] + [b.dg for b in self.blocks.values()]
+        tensors += [b.pairs for b in self.blocks.values()]
+        return sum(t.element_size() * t.numel() for t in tensors)
+
+    def dense_dg(self) -> torch.Tensor:
+        """(P, S_max, 3) dG_{i(p), s}/dr_p with all zeros filled in (for tests)."""
+        dg = self.g.new_zeros((self.vectors.shape[0], self.g.shape[1], 3))
+        for block in self.blocks.values():
+            dg[block.pairs[:, None], block.columns[None, :]] = block.dg
+        return dg
+
+
+def pair_columns(model: HDNNP) -> dict[tuple[int, int], list[int]]:
+    """Descriptor columns of centre element a that can depend on a pair with neighbour b."""
+    out = {}
+    for a, centre in enumerate(model.elements):
+        for b, neighbor in enumerate(model.elements):
+            out[(a, b)] = [
+                col
+                for col, sf in enumerate(model.descriptors.for_element(centre))
+                if neighbor in sf.neighbors
+            ]
+    return out
+
+
+def _blocks(model: HDNNP, batch: Batch, dg: torch.Tensor) -> dict[tuple[int, int], PairBlock]:
+    sa, sb = batch.species[batch.pair_i], batch.species[batch.pair_j]
+    blocks = {}
+    for (a, b), columns in pair_columns(model).items():
+        pairs = torch.nonzero((sa == a) & (sb == b)).squeeze(1)
+        if pairs.numel() == 0 or not columns:
+            continue
+        cols = torch.tensor(columns, dtype=torch.long, device=dg.device)
+        blocks[(a, b)] = PairBlock(pairs, cols, dg[pairs][:, cols].contiguous())
+    return blocks
 
 
 def compute_features(model: HDNNP, batch: Batch) -> Features:
@@ -65,7 +124,7 @@ def compute_features(model: HDNNP, batch: Batch) -> Features:
             vectors, batch.pair_i, species, nspecies, sf.max_functions, sf.kernel_tables
         )
         dg = cross + own[:, :, None] * vectors[:, None, :]
-        return Features(batch, g, dg, vectors)
+        return Features(batch, g, _blocks(model, batch, dg), vectors)
     return _features_autograd(model, batch, vectors)
 
 
@@ -81,7 +140,8 @@ def _features_autograd(model: HDNNP, batch: Batch, vectors: torch.Tensor) -> Fea
     for s in range(g.shape[1]):
         (grad,) = torch.autograd.grad(g[:, s].sum(), v, retain_graph=True, allow_unused=True)
         columns.append(torch.zeros_like(v) if grad is None else grad)
-    return Features(batch, g.detach(), torch.stack(columns, dim=1), vectors)
+    dg = torch.stack(columns, dim=1)
+    return Features(batch, g.detach(), _blocks(model, batch, dg), vectors)
 
 
 def evaluate_features(
@@ -99,7 +159,10 @@ def evaluate_features(
     out = Output(energy, atomic)
     if forces or stress:
         (de_dg,) = torch.autograd.grad(energy.sum(), g, create_graph=create_graph)
-        de_dv = torch.einsum("ps,psk->pk", de_dg[batch.pair_i], features.dg)
+        de_dv = features.vectors.new_zeros(features.vectors.shape, dtype=de_dg.dtype)
+        for block in features.blocks.values():
+            coeff = de_dg[batch.pair_i[block.pairs]][:, block.columns]
+            de_dv = de_dv.index_add(0, block.pairs, torch.einsum("pk,pkx->px", coeff, block.dg))
         if forces:
             f = torch.zeros_like(batch.positions, dtype=de_dv.dtype)
             out.forces = f.index_add(0, batch.pair_i, de_dv).index_add(0, batch.pair_j, -de_dv)
@@ -157,6 +220,20 @@ def collate_features(items: list[Features]) -> Features:
     return Features(
         batch,
         torch.cat([f.g for f in items]),
-        torch.cat([f.dg for f in items]),
+        _collate_blocks(items),
         torch.cat([f.vectors for f in items]),
     )
+
+
+def _collate_blocks(items: list[Features]) -> dict[tuple[int, int], PairBlock]:
+    pairs: dict = {}
+    dgs: dict = {}
+    columns: dict = {}
+    offset = 0
+    for f in items:
+        for key, block in f.blocks.items():
+            pairs.setdefault(key, []).append(block.pairs + offset)
+            dgs.setdefault(key, []).append(block.dg)
+            columns[key] = block.columns
+        offset += f.vectors.shape[0]
+    return {k: PairBlock(torch.cat(pairs[k]), columns[k], torch.cat(dgs[k])) for k in pairs}
