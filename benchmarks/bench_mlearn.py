@@ -73,17 +73,29 @@ def main() -> int:
     for element in args.elements:
         result = run(element, args.max_time, overrides(args.overrides), workdir)
         m = result["metrics"]
-        rows.append((element, m["energy_per_atom"]["rmse"] * 1000, m["energy_per_atom"]["mae"]
-                     * 1000, m["forces"]["rmse"], m["forces"]["mae"], result["wall"],
-                     result["epochs"]))
+        rows.append(
+            (
+                element,
+                m["energy_per_atom"]["rmse"] * 1000,
+                m["energy_per_atom"]["mae"] * 1000,
+                m["forces"]["rmse"],
+                m["forces"]["mae"],
+                result["wall"],
+                result["epochs"],
+            )
+        )
     print(f"\nmlearn test sets, hdnnp defaults {args.overrides or ''} (runs in {workdir})")
-    print(f"{'':3s} {'E RMSE':>8s} {'E MAE':>7s} {'F RMSE':>7s} {'F MAE':>7s}   "
-          f"{'n2p2: E RMSE':>12s} {'E MAE':>6s} {'F RMSE':>7s} {'F MAE':>6s}  {'train s':>7s} "
-          f"{'epochs':>6s}")
+    print(
+        f"{'':3s} {'E RMSE':>8s} {'E MAE':>7s} {'F RMSE':>7s} {'F MAE':>7s}   "
+        f"{'n2p2: E RMSE':>12s} {'E MAE':>6s} {'F RMSE':>7s} {'F MAE':>6s}  {'train s':>7s} "
+        f"{'epochs':>6s}"
+    )
     for el, er, em, fr, fm, wall, epochs in rows:
         n = N2P2[el]
-        print(f"{el:3s} {er:8.2f} {em:7.2f} {fr:7.3f} {fm:7.3f}   {n[0]:12.2f} {n[1]:6.2f} "
-              f"{n[2]:7.3f} {n[3]:6.3f}  {wall:7.0f} {epochs:6d}")
+        print(
+            f"{el:3s} {er:8.2f} {em:7.2f} {fr:7.3f} {fm:7.3f}   {n[0]:12.2f} {n[1]:6.2f} "
+            f"{n[2]:7.3f} {n[3]:6.3f}  {wall:7.0f} {epochs:6d}"
+        )
     print("energies in meV/atom, forces in eV/Å")
     return 0
 
