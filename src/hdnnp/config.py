@@ -78,14 +78,14 @@ class GDFConfig:
 @dataclass(frozen=True)
 class LossConfig:
     energy_weight: float = 1.0  # multiplies RMSE(E/atom)^2, (eV/atom)^-2
-    force_weight: float = 1.0  # mu in mu/3 RMSE(F)^2 per component sum, (eV/Å)^-2
+    force_weight: float = 0.1  # mu in mu/3 RMSE(F)^2 per component sum, (eV/Å)^-2
     stress_weight: float = 0.0  # multiplies RMSE(stress)^2, (eV/Å^3)^-2
     gdf: GDFConfig = field(default_factory=GDFConfig)
 
 
 @dataclass(frozen=True)
 class TrainingConfig:
-    optimizer: str = "adam"  # adam or lbfgs (full batch)
+    optimizer: str = "lbfgs"  # lbfgs (full batch, 20 iterations an epoch) or adam
     learning_rate: float = 1e-3  # Adam initial learning rate
     lr_decay: float = 0.5  # factor of the plateau schedule
     lr_patience: int = 10  # epochs without validation improvement before decay

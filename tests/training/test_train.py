@@ -132,3 +132,12 @@ def _as_dict(config):
     data = to_dict(config)
     data["descriptors"] = {k: v for k, v in data["descriptors"].items() if v is not None}
     return data
+
+
+def test_gdf_weights_are_used_and_plotted(data_file, tmp_path):
+    config = small_config(data_file, max_epochs=2)
+    data = _as_dict(config)
+    data["loss"]["gdf"] = {"enabled": True, "sigma": 0.5, "modifier_c": 1.0}
+    run = train(config_from_dict(data), tmp_path / "gdf")
+    assert (run / "gdf_histogram.png").exists()
+    assert json.loads((run / "report.json").read_text())["epochs"] == 2

@@ -64,6 +64,10 @@ def prepare(config: Config, run_dir: Path):
     val = frame_features(model, dataset.validation, dtype, "features (validation)")
     for warning in fit_scaling(model, train.features, config):
         _log("warning: " + warning)
+    if config.loss.gdf.enabled:
+        from .gdf_setup import attach_gdf_weights
+
+        attach_gdf_weights(model, train, config, run_dir)
     nbytes = sum(f.nbytes for f in train.features + val.features)
     _log(f"features in memory: {nbytes / 2**20:.0f} MiB")
     return dataset, model.to(dtype=dtype), train, val

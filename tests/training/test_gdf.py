@@ -1,0 +1,39 @@
+"""GDF weights: density against a brute-force sum, modifier, normalisation, rare atoms."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from hdnnp.training.gdf import gaussian_density, gdf_weights, modified_sigmoid
+
+
+def test_density_matches_direct_sum():
+    gen = torch.Generator().manual_seed(0)
+    g = torch.rand(7, 3, generator=gen, dtype=torch.float64)
+    ref = torch.rand(5, 3, generator=gen, dtype=torch.float64)
+    rho = gaussian_density(g, ref, sigma=0.3, chunk=2)
+    for i in range(7):
+        direct = (
+            sum(math.exp(-float(((g[i] - ref[j]) ** 2).sum()) / (2 * 0.3**2)) for j in range(5)) / 5
+        )
+        assert math.isclose(float(rho[i]), direct, rel_tol=1e-12)
+
+
+def test_modified_sigmoid_formula():
+    x = torch.tensor([1.0, 35.0, 100.0], dtype=torch.float64)
+    expected = x / (1 + torch.exp(-2.0 * (x - 35.0)))
+    torch.testing.assert_close(modified_sigmoid(x, 2.0, 35.0), expected)
+
+
+def test_rare_environment_gets_larger_weight_and_mean_is_one():
+    gen = torch.Generator().manual_seed(1)
+    common = 0.01 * torch.randn(200, 4, generator=gen, dtype=torch.float64)
+    rare = torch.full((1, 4), 0.5, dtype=torch.float64)
+    w, x = gdf_weights(
+        torch.cat([common, rare]), sigma=0.05, b=1.0, c=1.0, max_reference=1000, seed=0
+    )
+    assert math.isclose(float(w.mean()), 1.0, rel_tol=1e-12)
+    assert float(w[-1]) > 10 * float(w[:-1].max())
+    assert float(x[-1]) > float(x[:-1].max())
