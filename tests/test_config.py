@@ -1,0 +1,51 @@
+"""Configuration: strict keys, type coercion, overrides, and the README reference."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from hdnnp.config import config_from_dict, load_config, reference, to_dict, with_overrides
+
+
+def test_defaults_round_trip_through_a_mapping():
+    config = config_from_dict({})
+    assert config_from_dict(to_dict(config)) == config
+
+
+def test_unknown_keys_and_sections_are_named():
+    with pytest.raises(ValueError, match=r"config.network: unknown key 'hiden'.*'hidden'"):
+        config_from_dict({"network": {"hiden": [5]}})
+    with pytest.raises(ValueError, match="unknown key 'trainning'"):
+        config_from_dict({"trainning": {}})
+
+
+def test_values_are_checked_and_coerced():
+    config = config_from_dict({"training": {"max_time": "60", "seed": 4},
+                               "network": {"hidden": [5, "6"]}})
+    assert config.training.max_time == 60.0 and config.network.hidden == (5, 6)
+    with pytest.raises(ValueError, match="scaling.mode"):
+        config_from_dict({"scaling": {"mode": "minmax"}})
+    with pytest.raises(ValueError, match="expected a number"):
+        config_from_dict({"training": {"learning_rate": "fast"}})
+
+
+def test_relative_data_paths_follow_the_config_file(tmp_path):
+    (tmp_path / "cfg.yaml").write_text("data:\n  train: [data/a.extxyz@::2, {path: b.xyz, "
+                                       "weight: 2}]\n")
+    config = load_config(tmp_path / "cfg.yaml")
+    assert config.data.train[0].path == str(tmp_path / "data" / "a.extxyz") + "@::2"
+    assert config.data.train[1].weight == 2.0
+
+
+def test_overrides_ignore_none_and_validate():
+    config = with_overrides(config_from_dict({}), training={"seed": 9, "max_epochs": None})
+    assert config.training.seed == 9 and config.training.max_epochs == 200
+    with pytest.raises(ValueError, match="training.dtype"):
+        with_overrides(config, training={"dtype": "float16"})
+
+
+def test_readme_reference_is_current():
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    assert reference() in readme, "README configuration reference is out of date"
