@@ -41,7 +41,7 @@ ZEO = ROOT / "sio2_zeolites"
 SIMPLE_NN = ROOT / "simple-nn-sio2" / "v2" / "input.yaml"
 
 
-def config_for(setup: str, max_time: float | None, threads: int | None):
+def config_for(setup: str, max_time: float | None, threads: int | None, dtype: str):
     data = str(ZEO / "train.extxyz")
     if setup == "simple-nn":
         from hdnnp.descriptors.simple_nn import config_from_simple_nn
@@ -51,7 +51,8 @@ def config_for(setup: str, max_time: float | None, threads: int | None):
             print("note:", note)
     else:
         config = config_from_dict({"data": {"train": [data]}})
-    return with_overrides(config, training={"max_time": max_time, "threads": threads})
+    training = {"max_time": max_time, "threads": threads, "dtype": dtype}
+    return with_overrides(config, training=training)
 
 
 def mae_by_topology(model, path: Path) -> dict:
@@ -94,13 +95,15 @@ def main() -> int:
     parser.add_argument("setup", choices=("simple-nn", "defaults"))
     parser.add_argument("--max-time", type=float, default=600.0)
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--dtype", default="float32", choices=("float32", "float64"),
+                        help="training precision (float32 halves the memory of features)")
     parser.add_argument("--keep", help="directory for the run directory")
     args = parser.parse_args()
     if not ZEO.exists():
         print(f"shared data not found at {ZEO}", file=sys.stderr)
         return 1
     workdir = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="zeolites-"))
-    config = config_for(args.setup, args.max_time, args.threads)
+    config = config_for(args.setup, args.max_time, args.threads, args.dtype)
     t0 = time.perf_counter()
     run_dir = train(config, workdir / args.setup)
     wall = time.perf_counter() - t0
