@@ -141,3 +141,10 @@ def test_gdf_weights_are_used_and_plotted(data_file, tmp_path):
     run = train(config_from_dict(data), tmp_path / "gdf")
     assert (run / "gdf_histogram.png").exists()
     assert json.loads((run / "report.json").read_text())["epochs"] == 2
+
+
+def test_cuda_request_without_a_gpu_is_a_clear_error(data_file, tmp_path):
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present")
+    with pytest.raises(ValueError, match="no CUDA device"):
+        train(small_config(data_file, device="cuda"), tmp_path / "gpu")

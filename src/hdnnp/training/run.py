@@ -45,6 +45,7 @@ def _threads(config: Config) -> None:
 
 def prepare(config: Config, run_dir: Path):
     """Dataset, initial model (scaling fitted) and the frame sets; writes split.json."""
+    _device(config.training.device)  # fail before the expensive steps
     dataset = load_dataset(config.data, config.training.seed)
     save_split(dataset, run_dir / "split.json")
     elements = dataset.elements
@@ -70,7 +71,20 @@ def prepare(config: Config, run_dir: Path):
         attach_gdf_weights(model, train, config, run_dir)
     nbytes = sum(f.nbytes for f in train.features + val.features)
     _log(f"features in memory: {nbytes / 2**20:.0f} MiB")
-    return dataset, model.to(dtype=dtype), train, val
+    device = _device(config.training.device)
+    if device.type != "cpu":  # features are computed on the CPU, then moved once
+        for frames in (train, val):
+            frames.features = [f.to(device=device) for f in frames.features]
+    return dataset, model.to(device=device, dtype=dtype), train, val
+
+
+def _device(name: str) -> torch.device:
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(
+            f"training.device is {name!r} but no CUDA device is available; use --device cpu"
+        )
+    return device
 
 
 def train(config: Config, run_dir: str | Path) -> Path:

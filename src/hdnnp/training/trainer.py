@@ -64,10 +64,13 @@ class FrameSet:
 
     def batch(self, indices) -> tuple[Features, torch.Tensor, torch.Tensor | None]:
         feats = collate_features([self.features[k] for k in indices])
-        weights = torch.tensor([self.weights[k] for k in indices], dtype=feats.g.dtype)
+        weights = torch.tensor(
+            [self.weights[k] for k in indices], dtype=feats.g.dtype, device=feats.g.device
+        )
         atom_w = None
         if self.atom_weights is not None:
-            atom_w = torch.cat([self.atom_weights[k] for k in indices]).to(feats.g.dtype)
+            atom_w = torch.cat([self.atom_weights[k] for k in indices])
+            atom_w = atom_w.to(device=feats.g.device, dtype=feats.g.dtype)
         return feats, weights, atom_w
 
 
