@@ -95,8 +95,12 @@ def main() -> int:
     parser.add_argument("setup", choices=("simple-nn", "defaults"))
     parser.add_argument("--max-time", type=float, default=600.0)
     parser.add_argument("--threads", type=int, default=None)
-    parser.add_argument("--dtype", default="float32", choices=("float32", "float64"),
-                        help="training precision (float32 halves the memory of features)")
+    parser.add_argument(
+        "--dtype",
+        default="float32",
+        choices=("float32", "float64"),
+        help="training precision (float32 halves the memory of features)",
+    )
     parser.add_argument("--keep", help="directory for the run directory")
     args = parser.parse_args()
     if not ZEO.exists():

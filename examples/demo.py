@@ -53,8 +53,7 @@ def make_data(n: int, seed: int = 0):
 def descriptor_set(rc: float = 4.5) -> DescriptorSet:
     """8 radial (shifted Gaussians) and 8 narrow angular functions for Cu."""
     radial = [
-        SymmetryFunction("Cu", 2, ("Cu",), eta=4.0, rs=rs, rc=rc)
-        for rs in np.linspace(2.0, 4.3, 8)
+        SymmetryFunction("Cu", 2, ("Cu",), eta=4.0, rs=rs, rc=rc) for rs in np.linspace(2.0, 4.3, 8)
     ]
     angular = [
         SymmetryFunction("Cu", 3, ("Cu", "Cu"), eta=eta, zeta=zeta, lambda_=lam, rc=rc)
@@ -68,8 +67,13 @@ def descriptor_set(rc: float = 4.5) -> DescriptorSet:
 def build_potential(train) -> HDNNP:
     gen = torch.Generator().manual_seed(0)
     mean_e = float(np.mean([s.energy / s.n_atoms for s in train]))
-    model = HDNNP(descriptor_set(), NetworkSpec.uniform(("Cu",), (16, 16)),
-                  energy_scale=1.0, atom_energies={"Cu": mean_e}, generator=gen)
+    model = HDNNP(
+        descriptor_set(),
+        NetworkSpec.uniform(("Cu",), (16, 16)),
+        energy_scale=1.0,
+        atom_energies={"Cu": mean_e},
+        generator=gen,
+    )
     batch = model.make_batch(train)
     g = model.descriptors_of(batch)
     model.scaler.set_stats([ScalingStats.from_values(g.numpy())], "scale_center", -1.0, 1.0)
@@ -96,8 +100,10 @@ def fit(model: HDNNP, train, steps: int = 300) -> None:
         loss.backward()
         opt.step()
         if step % 50 == 0 or step == steps - 1:
-            print(f"  step {step:4d}  RMSE E {1000 * loss_e.sqrt():7.2f} meV/atom  "
-                  f"RMSE F {loss_f.sqrt():6.3f} eV/Å  ({time.perf_counter() - t0:5.1f} s)")
+            print(
+                f"  step {step:4d}  RMSE E {1000 * loss_e.sqrt():7.2f} meV/atom  "
+                f"RMSE F {loss_f.sqrt():6.3f} eV/Å  ({time.perf_counter() - t0:5.1f} s)"
+            )
 
 
 def errors(model: HDNNP, frames) -> tuple[float, float]:

@@ -22,8 +22,9 @@ def test_unknown_keys_and_sections_are_named():
 
 
 def test_values_are_checked_and_coerced():
-    config = config_from_dict({"training": {"max_time": "60", "seed": 4},
-                               "network": {"hidden": [5, "6"]}})
+    config = config_from_dict(
+        {"training": {"max_time": "60", "seed": 4}, "network": {"hidden": [5, "6"]}}
+    )
     assert config.training.max_time == 60.0 and config.network.hidden == (5, 6)
     with pytest.raises(ValueError, match="scaling.mode"):
         config_from_dict({"scaling": {"mode": "minmax"}})
@@ -32,8 +33,9 @@ def test_values_are_checked_and_coerced():
 
 
 def test_relative_data_paths_follow_the_config_file(tmp_path):
-    (tmp_path / "cfg.yaml").write_text("data:\n  train: [data/a.extxyz@::2, {path: b.xyz, "
-                                       "weight: 2}]\n")
+    (tmp_path / "cfg.yaml").write_text(
+        "data:\n  train: [data/a.extxyz@::2, {path: b.xyz, weight: 2}]\n"
+    )
     config = load_config(tmp_path / "cfg.yaml")
     assert config.data.train[0].path == str(tmp_path / "data" / "a.extxyz") + "@::2"
     assert config.data.train[1].weight == 2.0

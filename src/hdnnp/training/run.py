@@ -101,6 +101,7 @@ def train(config: Config, run_dir: str | Path) -> Path:
     started = time.perf_counter()
     dataset, model, train_set, val_set = prepare(config, run_dir)
     trainer = Trainer(model, train_set, val_set, config, run_dir)
+    _log(f"optimizer: {trainer.optimizer_name}")
     return _finish(trainer, dataset, run_dir, started)
 
 

@@ -144,6 +144,16 @@ def evaluate_set(model: HDNNP, frames: FrameSet, config: Config, chunk: int = 64
     return {"loss": loss, "energy_rmse": math.sqrt(e_mse), "force_rmse": math.sqrt(f_mse / 3.0)}
 
 
+def resolve_optimizer(name: str, train: FrameSet) -> str:
+    """``auto`` -> lbfgs below :data:`~hdnnp.config.AUTO_LBFGS_ATOMS` training atoms."""
+    from ..config import AUTO_LBFGS_ATOMS
+
+    if name != "auto":
+        return name
+    n_atoms = sum(f.batch.species.shape[0] for f in train.features)
+    return "lbfgs" if n_atoms < AUTO_LBFGS_ATOMS else "adam"
+
+
 class Trainer:
     """Runs epochs on prepared frame sets; owns optimiser, schedule and history."""
 
@@ -152,7 +162,8 @@ class Trainer:
         self.config, self.run_dir = config, Path(run_dir)
         t = config.training
         self.generator = torch.Generator().manual_seed(t.seed)
-        if t.optimizer == "adam":
+        self.optimizer_name = resolve_optimizer(t.optimizer, train)
+        if self.optimizer_name == "adam":
             self.optimizer = torch.optim.Adam(model.parameters(), lr=t.learning_rate)
         else:
             self.optimizer = torch.optim.LBFGS(
@@ -199,7 +210,7 @@ class Trainer:
         with tqdm(
             total=len(self.train), desc=desc, unit="frame", leave=False, mininterval=0.5
         ) as bar:
-            if self.config.training.optimizer == "adam":
+            if self.optimizer_name == "adam":
                 self._adam_epoch(bar)
             else:
                 self._lbfgs_epoch(bar)
