@@ -148,3 +148,22 @@ def test_cuda_request_without_a_gpu_is_a_clear_error(data_file, tmp_path):
         pytest.skip("a GPU is present")
     with pytest.raises(ValueError, match="no CUDA device"):
         train(small_config(data_file, device="cuda"), tmp_path / "gpu")
+
+
+def test_command_line_train_resume_and_predict(data_file, tmp_path, capsys):
+    from hdnnp.cli import main
+
+    run = tmp_path / "cli"
+    args = ["train", "--data", str(data_file), "-o", str(run), "--max-epochs", "1", "--seed", "2"]
+    assert main(args) == 0
+    assert (run / "best.hdnnp").exists()
+    assert main(["train", "--resume", str(run), "--max-epochs", "2"]) == 0
+    assert json.loads((run / "report.json").read_text())["epochs"] == 2
+    out = tmp_path / "pred.extxyz"
+    assert main(["predict", str(run), str(data_file), "-o", str(out)]) == 0
+    assert len(ase.io.read(out, ":")) == 40
+    assert main(["train", "--print-config"]) == 0
+    assert "learning_rate" in capsys.readouterr().out
+    assert (
+        main(["train", "--data", str(tmp_path / "missing.extxyz"), "-o", str(tmp_path / "x")]) == 2
+    )
