@@ -1,7 +1,7 @@
 """hdnnp: Behler-Parrinello high-dimensional neural network potentials in PyTorch.
 
-Public API: :func:`load`, :class:`HDNNP`, :class:`Output`, :func:`read_structures`,
-:func:`write_structures`.
+Public API: :func:`load`, :class:`HDNNP`, :class:`Calculator` (ASE), :class:`Output`,
+:func:`read_structures`.
 
 Imports are lazy: ASE imports :mod:`hdnnp.io` (our ``n2p2`` file-format plugin) while it
 is itself importing ``ase.io``, so importing this package must not pull in torch or
@@ -10,11 +10,20 @@ anything that imports ``ase.io`` at module level.
 
 from ._version import FORMAT_VERSION, __version__
 
-__all__ = ["FORMAT_VERSION", "HDNNP", "Output", "__version__", "load", "read_structures"]
+__all__ = [
+    "FORMAT_VERSION",
+    "HDNNP",
+    "Calculator",
+    "Output",
+    "__version__",
+    "load",
+    "read_structures",
+]
 
 _LAZY = {
     "load": ("hdnnp.api", "load"),
     "HDNNP": ("hdnnp.potential", "HDNNP"),
+    "Calculator": ("hdnnp.calculator", "Calculator"),
     "Output": ("hdnnp.potential", "Output"),
     "read_structures": ("hdnnp.io", "read_structures"),
 }
