@@ -78,6 +78,9 @@ def test_training_converges_and_writes_the_run_directory(data_file, tmp_path):
     # validation frames (measured: 2.7 meV/atom and 0.054 eV/A).
     assert val["energy_per_atom"]["rmse"] < 0.005
     assert val["forces"]["rmse"] < 0.08
+    stats = report["descriptor_statistics"]
+    assert set(stats) == {"Cu", "Au"} and all(len(v) > 10 for v in stats.values())
+    assert {"function", "min", "max", "mean", "sigma", "constant"} <= set(stats["Cu"][0])
     split = json.loads((run / "split.json").read_text())
     assert len(split["train"]) == 32 and len(split["validation"]) == 8
     model = load_file(run / "best.hdnnp")

@@ -59,6 +59,30 @@ def write_report(
     return "\n".join(lines)
 
 
+def descriptor_statistics(model) -> dict:
+    """Per element, each function's n2p2 line and its training min/max/mean/sigma."""
+    from ..descriptors.params import format_n2p2_symfunction
+
+    out = {}
+    for k, element in enumerate(model.elements):
+        functions = model.descriptors.for_element(element)
+        st = model.scaler.stats(k, len(functions))
+        out[element] = [
+            {
+                "function": format_n2p2_symfunction(sf).split(maxsplit=1)[1],
+                "min": float(st.minimum[n]),
+                "max": float(st.maximum[n]),
+                "mean": float(st.mean[n]),
+                "sigma": float(st.sigma[n]),
+                "constant": bool(
+                    st.maximum[n] - st.minimum[n] <= 1e-12 * max(1.0, abs(st.maximum[n]))
+                ),
+            }
+            for n, sf in enumerate(functions)
+        ]
+    return out
+
+
 def _fmt(value, scale=1.0, digits=4) -> str:
     return "n/a" if value is None else f"{value * scale:.{digits}f}"
 
