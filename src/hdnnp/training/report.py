@@ -48,6 +48,7 @@ def write_report(
         "best_epoch": best_epoch,
         "sets": results,
         "dropped_frames": dataset.dropped,
+        "descriptor_statistics": descriptor_statistics(model),
     }
     atomic_write_text(run_dir / "report.json", json.dumps(data, indent=1) + "\n")
     text = _markdown(data)
