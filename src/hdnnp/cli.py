@@ -417,9 +417,72 @@ def _default_run_dir() -> str:
     return time.strftime("runs/train-%Y%m%d-%H%M%S")
 
 
+# -------------------------------------------------------------------------- export
+
+EXPORT_EXAMPLES = """\
+examples:
+  # the best potential of a run as n2p2 files (eV, Angstrom) for LAMMPS pair_style hdnnp
+  hdnnp export runs/sio2/ -o lammps-potential/
+
+  # the same in Hartree/Bohr (LAMMPS then needs cflength/cfenergy, printed for you)
+  hdnnp export best.hdnnp -o nnp-bohr/ --units hartree-bohr
+
+Writes input.nn, scaling.data and weights.NNN.data and prints the two LAMMPS lines
+(units metal). Refuses, with the reason, potentials n2p2 cannot represent. The order of
+the elements on the pair_coeff line must follow your data file's atom types (NULL skips
+a type).
+"""
+
+
+def _add_export_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "model",
+        metavar="MODEL",
+        help="hdnnp potential file, n2p2 directory or training run directory",
+    )
+    parser.add_argument(
+        "-o", "--output", required=True, metavar="DIR", help="directory for the n2p2 files"
+    )
+    parser.add_argument(
+        "--units",
+        choices=("ev-angstrom", "hartree-bohr"),
+        default="ev-angstrom",
+        help="units of the written files",
+    )
+    parser.add_argument(
+        "--model-units",
+        choices=("ev-angstrom", "hartree-bohr"),
+        default="ev-angstrom",
+        help="units of MODEL if it is an n2p2 directory",
+    )
+
+
+def _export_command(args: argparse.Namespace) -> int:
+    """Write a potential as n2p2 files and print the LAMMPS pair_style lines."""
+    from .lammps import pair_style_lines
+    from .n2p2 import write_n2p2
+
+    model = _load_model(args.model, args.model_units)
+    try:
+        paths = write_n2p2(model, args.output, units=args.units)
+    except ValueError as err:
+        raise UsageError(f"{err}\nfix: keep to settings n2p2 can represent") from None
+    print(f"wrote {', '.join(p.name for p in paths)} to {args.output}")
+    print("LAMMPS (units metal, package ML-HDNNP):")
+    for line in pair_style_lines(model, str(Path(args.output).resolve()), args.units):
+        print("  " + line)
+    return 0
+
+
 # ---------------------------------------------------------------------------- parser
 
 COMMANDS: dict[str, Command] = {
+    "export": Command(
+        _add_export_arguments,
+        _export_command,
+        "write a potential as n2p2 files and print the LAMMPS pair_style hdnnp lines",
+        EXPORT_EXAMPLES,
+    ),
     "train": Command(
         _add_train_arguments,
         _train_command,
