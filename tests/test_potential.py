@@ -390,15 +390,7 @@ def test_dimer_energy_and_force_vanish_smoothly_at_cutoff(cos_model):
 def _energy_of_positions(model, batch):
     def energy(positions):
         vectors = pair_vectors(batch, positions, None)
-        g = model.symmetry_functions(
-            batch.species,
-            batch.species[batch.pair_j],
-            vectors,
-            batch.pair_i,
-            batch.trip_p,
-            batch.trip_q,
-            fused=False,
-        )
+        g = model.symmetry_functions.of_batch(batch, vectors, fused=False)
         return model.atomic_energies(batch.species, g).sum()
 
     return energy

@@ -130,12 +130,8 @@ def compute_features(model: HDNNP, batch: Batch) -> Features:
 
 def _features_autograd(model: HDNNP, batch: Batch, vectors: torch.Tensor) -> Features:
     """Fallback: one backward pass per descriptor column (GPU or no numba)."""
-    if batch.trip_p is None:
-        raise ValueError("computing features without numba needs a batch with triplets")
     v = vectors.clone().requires_grad_(True)
-    g = model.symmetry_functions(
-        batch.species, batch.species[batch.pair_j], v, batch.pair_i, batch.trip_p, batch.trip_q
-    )
+    g = model.symmetry_functions.of_batch(batch, v)
     columns = []
     for s in range(g.shape[1]):
         (grad,) = torch.autograd.grad(g[:, s].sum(), v, retain_graph=True, allow_unused=True)

@@ -133,19 +133,9 @@ class HDNNP(nn.Module):
 
     def descriptors_of(self, batch: Batch) -> torch.Tensor:
         """Unscaled descriptors G (N, max_functions) of a batch (no grad)."""
-        fused = fused_available(batch.positions)
-        empty = batch.pair_i.new_zeros(0)
         with torch.no_grad():
             vectors = pair_vectors(batch, batch.positions, None)
-            return self.symmetry_functions(
-                batch.species,
-                batch.species[batch.pair_j],
-                vectors,
-                batch.pair_i,
-                empty if fused else batch.trip_p,
-                empty if fused else batch.trip_q,
-                fused=fused,
-            )
+            return self.symmetry_functions.of_batch(batch, vectors, fused=True)
 
     def atomic_energies(self, species: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
         """E_i = s * NN_e(scale(G_i)) + o_e for descriptors g (N, max_functions)."""

@@ -253,15 +253,7 @@ def test_pair_absent_from_data_is_flagged():
     module = SymmetryFunctions(ds).to(torch.float64)
     batch = make_batch([structure], ds.elements, module.cutoff, module.angular_cutoff)
     vectors = pair_vectors(batch, batch.positions, None)
-    g = module(
-        batch.species,
-        batch.species[batch.pair_j],
-        vectors,
-        batch.pair_i,
-        batch.trip_p,
-        batch.trip_q,
-        fused=False,
-    )
+    g = module.of_batch(batch, vectors, fused=False)
     fns = ds.for_element("Si")
     stats = descriptor_statistics(g.detach()[:, : len(fns)])
     flagged = constant_descriptors(stats)

@@ -141,15 +141,7 @@ def compute(ds: DescriptorSet, structures, fused: bool, dtype=torch.float64, wei
     batch = batch.to(dtype=dtype)
     positions = batch.positions.clone().requires_grad_(weights is not None)
     vectors = pair_vectors(batch, positions, None)
-    g = module(
-        batch.species,
-        batch.species[batch.pair_j],
-        vectors,
-        batch.pair_i,
-        batch.trip_p,
-        batch.trip_q,
-        fused=fused,
-    )
+    g = module.of_batch(batch, vectors, fused=fused)
     if weights is None:
         return g.detach(), None
     (grad,) = torch.autograd.grad((g * weights.to(dtype)).sum(), positions)

@@ -309,15 +309,7 @@ def _hdnnp_g(ds: DescriptorSet, symbols, positions):
     module = SymmetryFunctions(ds).to(torch.float64)
     batch = make_batch([structure], ds.elements, module.cutoff, module.angular_cutoff)
     vectors = pair_vectors(batch, batch.positions, None)
-    g = module(
-        batch.species,
-        batch.species[batch.pair_j],
-        vectors,
-        batch.pair_i,
-        batch.trip_p,
-        batch.trip_q,
-        fused=False,
-    )
+    g = module.of_batch(batch, vectors, fused=False)
     return g.detach().numpy()
 
 

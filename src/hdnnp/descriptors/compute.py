@@ -20,31 +20,7 @@ from torch import nn
 from . import fused as fused_kernels
 from .angular import AngularParams, angular_sum
 from .cutoff import cutoff_function
-from .params import RADIAL, DescriptorSet
-
-
-def _radial_groups(descriptors: DescriptorSet):
-    """Group radial functions by (central element index, neighbour element index)."""
-    index = {e: n for n, e in enumerate(descriptors.elements)}
-    groups = {}
-    for e in descriptors.elements:
-        for col, sf in enumerate(descriptors.for_element(e)):
-            if sf.type == RADIAL:
-                key = (index[e], index[sf.neighbors[0]])
-                groups.setdefault(key, []).append((col, sf))
-    return groups
-
-
-def _angular_groups(descriptors: DescriptorSet):
-    """Group angular functions by (central, neighbour 1, neighbour 2) element indices."""
-    index = {e: n for n, e in enumerate(descriptors.elements)}
-    groups = {}
-    for e in descriptors.elements:
-        for col, sf in enumerate(descriptors.for_element(e)):
-            if sf.type != RADIAL:
-                b, c = sorted(index[s] for s in sf.neighbors)
-                groups.setdefault((index[e], b, c), []).append((col, sf))
-    return groups
+from .params import DescriptorSet, angular_groups, radial_groups
 
 
 class SymmetryFunctions(nn.Module):
@@ -62,14 +38,14 @@ class SymmetryFunctions(nn.Module):
         self.cutoff_type = descriptors.cutoff_type
         self.cutoff_alpha = descriptors.cutoff_alpha
         self.radial_keys = []
-        for n, (key, items) in enumerate(sorted(_radial_groups(descriptors).items())):
+        for n, (key, items) in enumerate(sorted(radial_groups(descriptors).items())):
             self.radial_keys.append(key)
             self._register_group(f"rad{n}", items)
         self.angular_keys = []
-        for n, (key, items) in enumerate(sorted(_angular_groups(descriptors).items())):
+        for n, (key, items) in enumerate(sorted(angular_groups(descriptors).items())):
             self.angular_keys.append(key)
             self._register_group(f"ang{n}", items)
-        angular = [sf.rc for sf in descriptors.functions if sf.type != RADIAL]
+        angular = [sf.rc for sf in descriptors.functions if sf.is_angular]
         self.angular_cutoff = max(angular) if angular else 0.0
         self.cutoff = descriptors.max_cutoff
         self.kernel_tables = fused_kernels.KernelTables.build(descriptors)
@@ -148,10 +124,31 @@ class SymmetryFunctions(nn.Module):
             values = self._radial(dist[sel], f"rad{n}")
             g = g.index_add(1, self._p(f"rad{n}", "col"), _scatter(values, pair_i[sel], n_atoms))
         if self.angular_keys and trip_p.numel():
-            g = self._angular_all(
-                g, species, neighbor_species, vectors, dist, pair_i, trip_p, trip_q
-            )
+            g = self._angular_all(g, species, neighbor_species, vectors, pair_i, trip_p, trip_q)
         return g
+
+    def of_batch(self, batch, vectors: torch.Tensor, fused: bool = False) -> torch.Tensor:
+        """G (N, max_functions) of every atom of a :class:`~hdnnp.batch.Batch`.
+
+        ``vectors`` are its pair vectors (``hdnnp.potential.pair_vectors``). The torch
+        path needs the batch's triplets; the fused kernels make their own.
+        """
+        uses_kernels = fused and fused_kernels.available(vectors)
+        if batch.trip_p is None and self.angular_keys and not uses_kernels:
+            raise ValueError(
+                "angular functions on the torch path need a batch built with triplets "
+                "(make_batch(..., triplets=True))"
+            )
+        empty = batch.pair_i.new_zeros(0)
+        return self(
+            batch.species,
+            batch.species[batch.pair_j],
+            vectors,
+            batch.pair_i,
+            empty if batch.trip_p is None else batch.trip_p,
+            empty if batch.trip_q is None else batch.trip_q,
+            fused=fused,
+        )
 
     def _radial(self, d: torch.Tensor, name: str) -> torch.Tensor:
         """exp(-eta (r - rs)^2) f_c(r): (n_pairs, n_functions)."""
@@ -159,8 +156,7 @@ class SymmetryFunctions(nn.Module):
         fc = self._fc(d, name)[:, self._p(name, "rcidx")]
         return torch.exp(-eta * (d[:, None] - rs) ** 2) * fc
 
-    def _angular_all(self, g, species, neighbor_species, vectors, dist, pair_i, trip_p, trip_q):
-        del dist  # the fused angular function recomputes distances itself
+    def _angular_all(self, g, species, neighbor_species, vectors, pair_i, trip_p, trip_q):
         n_atoms = species.shape[0]
         centre = pair_i[trip_p]
         sa = species[centre]

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from . import _kernels
-from .params import RADIAL, DescriptorSet
+from .params import DescriptorSet, angular_groups, radial_groups
 
 
 @dataclass(frozen=True)
@@ -50,15 +50,8 @@ class KernelTables:
 
     @classmethod
     def build(cls, descriptors: DescriptorSet) -> KernelTables:
-        elements = descriptors.elements
-        index = {e: n for n, e in enumerate(elements)}
-        groups: dict[tuple[int, int, int], list] = {}
-        for e in elements:
-            for col, sf in enumerate(descriptors.for_element(e)):
-                if sf.type != RADIAL:
-                    b, c = sorted(index[s] for s in sf.neighbors)
-                    groups.setdefault((index[e], b, c), []).append((col, sf))
-        n = len(elements)
+        groups = angular_groups(descriptors)
+        n = len(descriptors.elements)
         table = np.full((n, n, n), -1, dtype=np.int64)
         rows, offsets, skip = [], [0], []
         for g, (key, items) in enumerate(sorted(groups.items())):
@@ -124,14 +117,8 @@ class KernelTables:
 def _radial_tables(descriptors: DescriptorSet):
     """Radial functions grouped by (centre, neighbour) element: table, offsets, columns,
     eta, rs and rc of each function."""
-    elements = descriptors.elements
-    index = {e: n for n, e in enumerate(elements)}
-    groups: dict[tuple[int, int], list] = {}
-    for e in elements:
-        for col, sf in enumerate(descriptors.for_element(e)):
-            if sf.type == RADIAL:
-                groups.setdefault((index[e], index[sf.neighbors[0]]), []).append((col, sf))
-    n = len(elements)
+    groups = radial_groups(descriptors)
+    n = len(descriptors.elements)
     table = np.full((n, n), -1, dtype=np.int64)
     rows, offsets = [], [0]
     for g, (key, items) in enumerate(sorted(groups.items())):

@@ -235,6 +235,31 @@ class DescriptorSet:
         )
 
 
+def radial_groups(descriptors: DescriptorSet) -> dict[tuple[int, int], list]:
+    """Radial functions as (column, function) lists, keyed by (centre, neighbour) element
+    index (position in ``descriptors.elements``)."""
+    index = {e: n for n, e in enumerate(descriptors.elements)}
+    groups: dict[tuple[int, int], list] = {}
+    for e in descriptors.elements:
+        for col, sf in enumerate(descriptors.for_element(e)):
+            if sf.type == RADIAL:
+                groups.setdefault((index[e], index[sf.neighbors[0]]), []).append((col, sf))
+    return groups
+
+
+def angular_groups(descriptors: DescriptorSet) -> dict[tuple[int, int, int], list]:
+    """Angular functions as (column, function) lists, keyed by (centre, lower neighbour,
+    higher neighbour) element index."""
+    index = {e: n for n, e in enumerate(descriptors.elements)}
+    groups: dict[tuple[int, int, int], list] = {}
+    for e in descriptors.elements:
+        for col, sf in enumerate(descriptors.for_element(e)):
+            if sf.type != RADIAL:
+                b, c = sorted(index[s] for s in sf.neighbors)
+                groups.setdefault((index[e], b, c), []).append((col, sf))
+    return groups
+
+
 def _check_duplicates(element: str, functions: list[SymmetryFunction]) -> None:
     seen = set()
     for sf in functions:
