@@ -497,42 +497,36 @@ _MISSING = object()
 #: SIMPLE-NN activation names -> n2p2 letters (``acti_func``, default sigmoid).
 _ACTIVATIONS = {"sigmoid": "s", "tanh": "t", "relu": "r", "softplus": "p", "linear": "l"}
 
-#: Defaults of the keys this converter reads, per layout (v1: SIMPLE-NN, v2: SIMPLE-NN_v2).
+#: Defaults of the keys this converter reads that both layouts share.
+_COMMON_DEFAULTS = {
+    "learning_rate": 1e-4,
+    "acti_func": "sigmoid",
+    "nodes": "30-30",
+    "use_force": True,
+    "use_stress": True,
+    "energy_coeff": 1.0,
+    "force_coeff": 0.1,
+    "stress_coeff": 1e-6,
+    "valid_rate": 0.1,
+    "method": "Adam",
+    "scale_type": "minmax",
+    "scale_width": 1.0,
+}
+
+#: Defaults per layout (v1: SIMPLE-NN, v2: SIMPLE-NN_v2).
 _DEFAULTS = {
     "v1": {
+        **_COMMON_DEFAULTS,
         "batch_size": 64,
         "total_epoch": 10000,
-        "learning_rate": 1e-4,
-        "acti_func": "sigmoid",
-        "nodes": "30-30",
-        "use_force": True,
-        "use_stress": True,
-        "energy_coeff": 1.0,
-        "force_coeff": 0.1,
-        "stress_coeff": 1e-6,
-        "valid_rate": 0.1,
         "struct_list": "str_list",
-        "method": "Adam",
-        "scale_type": "minmax",
-        "scale_width": 1.0,
         "pca": False,
     },
     "v2": {
+        **_COMMON_DEFAULTS,
         "batch_size": 8,
         "total_epoch": 1000,
-        "learning_rate": 1e-4,
-        "acti_func": "sigmoid",
-        "nodes": "30-30",
-        "use_force": True,
-        "use_stress": True,
-        "energy_coeff": 1.0,
-        "force_coeff": 0.1,
-        "stress_coeff": 1e-6,
-        "valid_rate": 0.1,
         "struct_list": "structure_list",
-        "method": "Adam",
-        "scale_type": "minmax",
-        "scale_width": 1.0,
         "pca": True,
     },
 }
