@@ -14,28 +14,16 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import NamedTuple
 
 from ._version import FORMAT_VERSION, __version__
+from .commands.common import Command, UsageError
+from .commands.common import load_model as _load_model
+from .commands.common import read_data as _read_data
 
 PROG = "hdnnp"
 EXIT_USAGE = 2
-
-
-class UsageError(Exception):
-    """An error caused by the user's input; reported without a traceback (exit 2)."""
-
-
-class Command(NamedTuple):
-    """One subcommand: ``add_arguments(parser)``, ``handler(args) -> exit status``, a one
-    line summary and the examples shown by ``--help``."""
-
-    add_arguments: Callable[[argparse.ArgumentParser], None]
-    handler: Callable[[argparse.Namespace], int]
-    summary: str
-    examples: str
 
 
 def version_string() -> str:
@@ -91,34 +79,6 @@ def _add_predict_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--batch-atoms", type=int, default=20000, help="atoms per batch (default: %(default)s)"
     )
-
-
-def _load_model(path: str, units: str):
-    from .api import load
-
-    try:
-        return load(path, units=units)
-    except (OSError, ValueError) as err:
-        raise UsageError(
-            f"cannot load the potential: {err}\n  fix: MODEL must be an hdnnp potential file, "
-            "an n2p2 potential directory (input.nn, scaling.data, weights.NNN.data; give "
-            "--units for its units) or a training run directory"
-        ) from None
-
-
-def _read_data(specs: Sequence[str], units: str) -> list:
-    from .io import read_structures
-
-    structures = []
-    for spec in specs:
-        try:
-            structures += read_structures(spec, units=units)
-        except (OSError, ValueError, IndexError) as err:
-            raise UsageError(
-                f"cannot read structures from {spec!r}: {err}\n  fix: give an existing n2p2 "
-                "input.data or ASE-readable file, optionally PATH@INDEX (e.g. data.extxyz@::10)"
-            ) from None
-    return structures
 
 
 def _check_options(args: argparse.Namespace) -> None:
@@ -504,6 +464,20 @@ COMMANDS: dict[str, Command] = {
 }
 
 
+#: Commands defined in modules of :mod:`hdnnp.commands`, each exporting ``COMMAND``.
+COMMAND_MODULES: tuple[str, ...] = ()
+
+
+def all_commands() -> dict[str, Command]:
+    """The commands of this module and of :data:`COMMAND_MODULES`, by name."""
+    import importlib
+
+    commands = dict(COMMANDS)
+    for name in COMMAND_MODULES:
+        commands[name] = importlib.import_module(f"hdnnp.commands.{name}").COMMAND
+    return commands
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
@@ -512,7 +486,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=version_string())
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name, command in COMMANDS.items():
+    for name, command in all_commands().items():
         child = sub.add_parser(
             name,
             help=command.summary,
