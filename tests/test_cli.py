@@ -17,7 +17,7 @@ from test_potential_file import small_potential, small_structures
 
 from hdnnp import __version__
 from hdnnp._version import FORMAT_VERSION
-from hdnnp.cli import COMMANDS, main
+from hdnnp.cli import all_commands, main
 from hdnnp.io import read_input_data, read_structures
 from hdnnp.potential_file import save
 from hdnnp.predict import error_metrics, predict
@@ -62,7 +62,7 @@ def test_console_script_version():
     assert result.stdout.strip() == VERSION_LINE
 
 
-@pytest.mark.parametrize("name", sorted(COMMANDS))
+@pytest.mark.parametrize("name", sorted(all_commands()))
 def test_every_command_help_has_examples(name, capsys):
     status, out, _ = _run(capsys, name, "--help")
     assert status == 0
