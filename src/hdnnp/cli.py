@@ -464,18 +464,20 @@ COMMANDS: dict[str, Command] = {
 }
 
 
-#: Commands defined in modules of :mod:`hdnnp.commands`, each exporting ``COMMAND``.
-COMMAND_MODULES: tuple[str, ...] = ()
-
-
 def all_commands() -> dict[str, Command]:
-    """The commands of this module and of :data:`COMMAND_MODULES`, by name."""
+    """The commands of this module and those of the modules of :mod:`hdnnp.commands`
+    (every module there but ``common`` exports ``COMMAND``), by name."""
     import importlib
+    import pkgutil
 
-    commands = dict(COMMANDS)
-    for name in COMMAND_MODULES:
-        commands[name] = importlib.import_module(f"hdnnp.commands.{name}").COMMAND
-    return commands
+    from . import commands as package
+
+    found = dict(COMMANDS)
+    for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
+        if info.name != "common":
+            module = importlib.import_module(f"{package.__name__}.{info.name}")
+            found[info.name] = module.COMMAND
+    return found
 
 
 def build_parser() -> argparse.ArgumentParser:
