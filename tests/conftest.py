@@ -10,8 +10,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
+
+from hdnnp.descriptors.params import DescriptorSet, SymmetryFunction
+from hdnnp.potential import HDNNP, NetworkSpec
+from hdnnp.scaling import ScalingStats
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
@@ -34,3 +39,23 @@ def _float64_default():
     torch.set_default_dtype(torch.float64)
     yield
     torch.set_default_dtype(previous)
+
+
+def cu_potential() -> HDNNP:
+    """A small smooth Cu potential (radial + angular, cutoff 4.5 Å) for MD and ASE tests."""
+    sfs = [SymmetryFunction("Cu", 2, ("Cu",), eta=2.0, rs=rs, rc=4.5) for rs in (2.2, 2.6, 3.4)]
+    sfs += [
+        SymmetryFunction("Cu", 3, ("Cu", "Cu"), eta=0.05, zeta=z, lambda_=lam, rc=4.5)
+        for z in (1.0, 2.0)
+        for lam in (-1.0, 1.0)
+    ]
+    model = HDNNP(
+        DescriptorSet(("Cu",), tuple(sfs)),
+        NetworkSpec.uniform(("Cu",), (6,)),
+        generator=torch.Generator().manual_seed(5),
+    )
+    n = len(sfs)
+    model.scaler.set_stats(
+        [ScalingStats(np.zeros(n), np.full(n, 5.0), np.full(n, 2.0), np.ones(n))], "scale_center"
+    )
+    return model

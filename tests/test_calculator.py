@@ -4,43 +4,21 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 from ase import units
 from ase.build import bulk, molecule
 from ase.calculators.fd import calculate_numerical_forces, calculate_numerical_stress
 from ase.filters import FrechetCellFilter
 from ase.md.verlet import VelocityVerlet
 from ase.optimize import BFGS
+from conftest import cu_potential
 
 from hdnnp import Calculator
-from hdnnp.descriptors.params import DescriptorSet, SymmetryFunction
-from hdnnp.potential import HDNNP, NetworkSpec
 from hdnnp.potential_file import save
-from hdnnp.scaling import ScalingStats
-
-
-def _potential() -> HDNNP:
-    sfs = [SymmetryFunction("Cu", 2, ("Cu",), eta=2.0, rs=rs, rc=4.5) for rs in (2.2, 2.6, 3.4)]
-    sfs += [
-        SymmetryFunction("Cu", 3, ("Cu", "Cu"), eta=0.05, zeta=z, lambda_=lam, rc=4.5)
-        for z in (1.0, 2.0)
-        for lam in (-1.0, 1.0)
-    ]
-    model = HDNNP(
-        DescriptorSet(("Cu",), tuple(sfs)),
-        NetworkSpec.uniform(("Cu",), (6,)),
-        generator=torch.Generator().manual_seed(5),
-    )
-    n = len(sfs)
-    model.scaler.set_stats(
-        [ScalingStats(np.zeros(n), np.full(n, 5.0), np.full(n, 2.0), np.ones(n))], "scale_center"
-    )
-    return model
 
 
 @pytest.fixture
 def calc():
-    return Calculator(_potential())
+    return Calculator(cu_potential())
 
 
 def test_forces_and_stress_match_numerical_derivatives(calc):
@@ -58,7 +36,7 @@ def test_forces_and_stress_match_numerical_derivatives(calc):
 
 
 def test_molecule_has_no_stress_and_loads_from_file(tmp_path):
-    path = save(_potential(), tmp_path / "cu.hdnnp")
+    path = save(cu_potential(), tmp_path / "cu.hdnnp")
     atoms = molecule("H2O")
     atoms.set_chemical_symbols(["Cu"] * 3)
     atoms.positions *= 2.0
