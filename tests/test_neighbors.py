@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from hdnnp.neighbors import Pairs, build_pairs, triplets, triplets_torch
+from hdnnp.neighbors import Pairs, VerletList, build_pairs, triplets, triplets_torch
 
 # --------------------------------------------------------------------------------------
 # brute-force oracle
@@ -295,3 +295,50 @@ def test_triplets_count_large():
     p, q = triplets(i, 1080)
     assert len(p) == 1080 * 107 * 106 // 2
     assert np.all(i[p] == i[q]) and np.all(p < q)
+
+
+# --------------------------------------------------------------------------------------
+# Verlet list with skin
+# --------------------------------------------------------------------------------------
+
+
+def _same(a: Pairs, b: Pairs) -> bool:
+    return all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
+
+
+def test_verlet_list_equals_fresh_list_along_a_random_walk():
+    rng = np.random.default_rng(7)
+    cell = np.array([[7.0, 0.0, 0.0], [1.0, 6.5, 0.0], [0.5, 0.7, 6.8]])
+    pos = _random_positions(rng, cell, 40)
+    verlet = VerletList(cutoff=3.2, skin=0.6)
+    for _ in range(60):
+        pos = pos + rng.normal(scale=0.03, size=pos.shape)
+        assert _same(verlet.pairs(pos, cell, True), build_pairs(pos, cell, True, 3.2))
+    # 60 steps of ~0.05 Å rms displacement: a few rebuilds, far fewer than steps
+    assert 2 <= verlet.builds < 30
+
+
+def test_verlet_list_rebuilds_on_cell_and_atom_count_changes():
+    rng = np.random.default_rng(8)
+    cell = np.eye(3) * 6.0
+    pos = _random_positions(rng, cell, 20)
+    verlet = VerletList(cutoff=3.0, skin=1.0)
+    verlet.pairs(pos, cell, True)
+    assert verlet.builds == 1
+    verlet.pairs(pos, cell, True)
+    assert verlet.builds == 1
+    strained = cell * 1.01
+    assert _same(verlet.pairs(pos, strained, True), build_pairs(pos, strained, True, 3.0))
+    assert verlet.builds == 2
+    assert _same(verlet.pairs(pos[:10], strained, True), build_pairs(pos[:10], strained, True, 3))
+    assert verlet.builds == 3
+    assert _same(verlet.pairs(pos, strained, False), build_pairs(pos, strained, False, 3.0))
+    assert verlet.builds == 4
+
+
+def test_verlet_list_without_skin_and_bad_skin():
+    pos = np.array([[0.0, 0.0, 0.0], [1.0, 0.0, 0.0]])
+    verlet = VerletList(cutoff=1.5, skin=0.0)
+    assert _same(verlet.pairs(pos, np.zeros((3, 3)), False), build_pairs(pos, np.zeros((3, 3)), False, 1.5))
+    with pytest.raises(ValueError, match="skin"):
+        VerletList(cutoff=1.5, skin=-0.1)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .neighbors import build_pairs, triplets
+from .neighbors import Pairs, build_pairs, triplets
 from .structures import Structure, validate
 
 
@@ -91,10 +91,16 @@ def _numbers(elements: Sequence[str]) -> list[int]:
 
 
 def _structure_lists(
-    structure: Structure, cutoff: float, angular_cutoff: float, with_triplets: bool
+    structure: Structure,
+    cutoff: float,
+    angular_cutoff: float,
+    with_triplets: bool,
+    pairs: Pairs | None = None,
 ):
-    """Pairs within ``cutoff`` and triplets with both legs within ``angular_cutoff``."""
-    pairs = build_pairs(structure.positions, structure.cell, structure.pbc, cutoff)
+    """Pairs within ``cutoff`` (built unless given) and triplets with both legs within
+    ``angular_cutoff``."""
+    if pairs is None:
+        pairs = build_pairs(structure.positions, structure.cell, structure.pbc, cutoff)
     if with_triplets and angular_cutoff > 0.0 and len(pairs.i):
         vec = (
             structure.positions[pairs.j]
@@ -116,26 +122,32 @@ def make_batch(
     cutoff: float,
     angular_cutoff: float,
     triplets: bool = True,
+    pairs: Sequence[Pairs] | None = None,
 ) -> Batch:
     """Build a float64 CPU batch (use :meth:`Batch.to` for device and dtype).
 
     With ``triplets=False`` no triplet list is built: enough for the fused CPU kernels
-    (inference on the CPU), not for the torch path (GPU, training on forces).
+    (inference on the CPU), not for the torch path (GPU, training on forces). ``pairs``
+    gives precomputed pair lists, one per structure, exactly as :func:`build_pairs`
+    returns them for ``cutoff`` (e.g. from a :class:`~hdnnp.neighbors.VerletList`).
     """
+    if pairs is not None and len(pairs) != len(structures):
+        raise ValueError(f"{len(pairs)} pair lists given for {len(structures)} structures")
     parts = {k: [] for k in ("species", "pos", "cell", "image", "i", "j", "S", "pimg", "p", "q")}
     periodic, n_atoms, energy, forces = [], [], [], []
     atom_offset = pair_offset = 0
     for b, s in enumerate(structures):
         validate(s)
-        pairs, p, q = _structure_lists(s, cutoff, angular_cutoff, triplets)
+        given = None if pairs is None else pairs[b]
+        pair_list, p, q = _structure_lists(s, cutoff, angular_cutoff, triplets, given)
         parts["species"].append(species_index(s, elements))
         parts["pos"].append(np.asarray(s.positions, dtype=np.float64))
         parts["cell"].append(np.asarray(s.cell, dtype=np.float64))
         parts["image"].append(np.full(s.n_atoms, b))
-        parts["i"].append(pairs.i + atom_offset)
-        parts["j"].append(pairs.j + atom_offset)
-        parts["S"].append(pairs.shift)
-        parts["pimg"].append(np.full(len(pairs.i), b))
+        parts["i"].append(pair_list.i + atom_offset)
+        parts["j"].append(pair_list.j + atom_offset)
+        parts["S"].append(pair_list.shift)
+        parts["pimg"].append(np.full(len(pair_list.i), b))
         parts["p"].append(p + pair_offset)
         parts["q"].append(q + pair_offset)
         periodic.append(all(s.pbc))
@@ -143,7 +155,7 @@ def make_batch(
         energy.append(np.nan if s.energy is None else s.energy)
         forces.append(np.full((s.n_atoms, 3), np.nan) if s.forces is None else s.forces)
         atom_offset += s.n_atoms
-        pair_offset += len(pairs.i)
+        pair_offset += len(pair_list.i)
 
     def cat(key, dtype, shape=(0,)):
         arrays = parts[key]

@@ -210,6 +210,58 @@ def build_pairs(positions, cell, pbc, cutoff: float) -> Pairs:
     return _sort_pairs(i[keep], j[keep], shift[keep], len(pos))
 
 
+def _within(pairs: Pairs, pos: np.ndarray, cell: np.ndarray, cutoff: float) -> Pairs:
+    """The pairs of ``pairs`` closer than ``cutoff`` (order kept)."""
+    vectors = pos[pairs.j] - pos[pairs.i]
+    vectors += pairs.shift @ cell
+    keep = np.einsum("pk,pk->p", vectors, vectors) < cutoff * cutoff
+    return Pairs(i=pairs.i[keep], j=pairs.j[keep], shift=pairs.shift[keep])
+
+
+class VerletList:
+    """Pair lists for a sequence of nearby configurations (MD, relaxation), reusing one
+    list built with ``cutoff + skin`` (Verlet, Phys. Rev. 159, 98 (1967)).
+
+    :meth:`pairs` returns exactly what :func:`build_pairs` would (same pairs, same order):
+    the cached candidates are filtered by the current distances. The cache is rebuilt
+    when an atom has moved more than ``skin / 2`` since the last build (then no pair
+    outside the candidates can have come within the cutoff), or when the number of
+    atoms, the cell or the periodicity changed.
+
+    Args:
+        cutoff: cutoff radius in Å.
+        skin: extra radius of the cached list in Å (0 rebuilds every call).
+    """
+
+    def __init__(self, cutoff: float, skin: float = 1.0):
+        if skin < 0:
+            raise ValueError(f"skin must be >= 0 Å, got {skin}")
+        self.cutoff, self.skin = float(cutoff), float(skin)
+        self.builds = 0
+        self._key = None
+        self._reference: np.ndarray | None = None
+        self._candidates: Pairs | None = None
+
+    def _stale(self, pos: np.ndarray, cell: np.ndarray, pbc: np.ndarray) -> bool:
+        key = (len(pos), cell.tobytes(), pbc.tobytes())
+        if self._candidates is None or key != self._key:
+            return True
+        moved = np.einsum("ik,ik->i", pos - self._reference, pos - self._reference)
+        return bool(moved.max(initial=0.0) > (0.5 * self.skin) ** 2)
+
+    def pairs(self, positions, cell, pbc) -> Pairs:
+        """Full pair list within ``cutoff`` (see :func:`build_pairs`)."""
+        pos, cell, pbc = _validate(positions, cell, pbc, self.cutoff)
+        if self.skin == 0.0:
+            return build_pairs(pos, cell, pbc, self.cutoff)
+        if self._stale(pos, cell, pbc):
+            self._candidates = build_pairs(pos, cell, pbc, self.cutoff + self.skin)
+            self._reference = pos.copy()
+            self._key = (len(pos), cell.tobytes(), pbc.tobytes())
+            self.builds += 1
+        return _within(self._candidates, pos, cell, self.cutoff)
+
+
 # --------------------------------------------------------------------------------------
 # triplets
 # --------------------------------------------------------------------------------------

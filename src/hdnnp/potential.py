@@ -38,12 +38,15 @@ class Output:
         atomic_energies: (N,) per-atom energies, eV.
         forces: (N, 3) eV/Å, or None.
         stress: (B, 3, 3) eV/Å^3 (ASE sign convention; NaN for non-periodic), or None.
+        descriptors: (N, max_functions) unscaled symmetry functions (detached), filled
+            by evaluations without ``create_graph`` (for extrapolation checks), or None.
     """
 
     energy: torch.Tensor
     atomic_energies: torch.Tensor
     forces: torch.Tensor | None = None
     stress: torch.Tensor | None = None
+    descriptors: torch.Tensor | None = None
 
 
 @dataclass(frozen=True)
@@ -183,16 +186,22 @@ class HDNNP(nn.Module):
         n_atoms = batch.species.shape[0]
         return self._evaluate_range(batch, 0, n_atoms, forces, stress, create_graph, fused)
 
-    def make_batch(self, structures, device=None) -> Batch:
+    def make_batch(self, structures, device=None, pairs=None) -> Batch:
         """A batch of structures for this potential on ``device`` (default: its own).
 
         Triplet lists are built only when the evaluation will need them (the fused CPU
-        kernels generate triplets themselves).
+        kernels generate triplets themselves). ``pairs``: precomputed pair lists within
+        :attr:`cutoff`, one per structure (see :func:`hdnnp.batch.make_batch`).
         """
         device = torch.device(device) if device is not None else self.device
         needs_triplets = device.type != "cpu" or not fused_available(torch.zeros(0))
         batch = make_batch(
-            structures, self.elements, self.cutoff, self.angular_cutoff, triplets=needs_triplets
+            structures,
+            self.elements,
+            self.cutoff,
+            self.angular_cutoff,
+            triplets=needs_triplets,
+            pairs=pairs,
         )
         return batch.to(device, self.dtype)
 
@@ -205,7 +214,8 @@ class HDNNP(nn.Module):
         energy = sum(p.energy for p in parts)
         f = sum(p.forces for p in parts) if forces else None
         s = sum(p.stress for p in parts) if stress else None
-        return Output(energy, atomic, f, s)
+        g = torch.cat([p.descriptors for p in parts])
+        return Output(energy, atomic, f, s, g)
 
     def _evaluate_range(
         self,
@@ -258,6 +268,7 @@ class HDNNP(nn.Module):
                 out.stress = _stress_from_virial(grads[-1], batch)
         if not create_graph:
             out = Output(*(None if t is None else t.detach() for t in vars(out).values()))
+            out.descriptors = g.detach()
         return out
 
 
