@@ -339,6 +339,7 @@ def test_verlet_list_rebuilds_on_cell_and_atom_count_changes():
 def test_verlet_list_without_skin_and_bad_skin():
     pos = np.array([[0.0, 0.0, 0.0], [1.0, 0.0, 0.0]])
     verlet = VerletList(cutoff=1.5, skin=0.0)
-    assert _same(verlet.pairs(pos, np.zeros((3, 3)), False), build_pairs(pos, np.zeros((3, 3)), False, 1.5))
+    cell = np.zeros((3, 3))
+    assert _same(verlet.pairs(pos, cell, False), build_pairs(pos, cell, False, 1.5))
     with pytest.raises(ValueError, match="skin"):
         VerletList(cutoff=1.5, skin=-0.1)
