@@ -21,7 +21,7 @@ def test_excess_is_the_distance_outside_in_units_of_the_range():
     g[2, 3] = -2.5  # 2.5 below the minimum: excess 0.5
     g[2, 4] = 5.0  # on the edge: inside
     report = extrapolation(model, torch.zeros(3, dtype=torch.long), g)
-    assert report.n_atoms == 2 and report.per_element == {"Cu": 2}
+    assert report.n_atoms == 2 and report.n_warnings == 2 and report.per_element == {"Cu": 2}
     assert [(e.atom, e.function) for e in report.worst] == [(2, 4), (1, 1)]
     assert [e.excess for e in report.worst] == pytest.approx([0.5, 0.2])
     assert report.max_excess == pytest.approx(0.5)

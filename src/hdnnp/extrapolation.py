@@ -60,12 +60,15 @@ class ExtrapolationReport:
 
     Attributes:
         n_atoms: atoms with at least one descriptor outside its range.
+        n_warnings: descriptor values outside their range (n2p2 prints one warning each;
+            LAMMPS's ``maxew`` limits their number per step).
         per_element: those atoms counted per element.
         worst: the events sorted by decreasing excess (at most ``limit`` of them).
         max_excess: the largest excess (0 when there is none).
     """
 
     n_atoms: int = 0
+    n_warnings: int = 0
     per_element: dict[str, int] = field(default_factory=dict)
     worst: tuple[Extrapolation, ...] = ()
     max_excess: float = 0.0
@@ -126,7 +129,7 @@ def _report(model, species, g, g_min, g_max, excess, outside, atoms, limit) -> E
                 excess=float(excess[a, f]),
             )
         )
-    return ExtrapolationReport(len(atoms), per_element, tuple(worst), float(values.max()))
+    return ExtrapolationReport(len(atoms), len(idx), per_element, tuple(worst), float(values.max()))
 
 
 def structure_extrapolation(model, structure, limit: int = 10) -> ExtrapolationReport:
@@ -139,6 +142,7 @@ def as_dict(report: ExtrapolationReport) -> dict:
     """JSON-ready form of a report."""
     return {
         "n_atoms": report.n_atoms,
+        "n_warnings": report.n_warnings,
         "per_element": dict(report.per_element),
         "max_excess": report.max_excess,
         "worst": [asdict(e) for e in report.worst],
