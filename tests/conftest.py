@@ -8,6 +8,11 @@ an error: CI always has ``../shared`` beside the clone.
 from __future__ import annotations
 
 import os
+
+# 3x3 matrix functions (ASE's cell filters call scipy's expm/logm) become ~100x slower
+# with OpenBLAS threads on a loaded 2-core machine; must be set before numpy loads.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
 from pathlib import Path
 
 import numpy as np
