@@ -69,7 +69,7 @@ class NetworkConfig:
 @dataclass(frozen=True)
 class GDFConfig:
     enabled: bool = False  # Gaussian density function weights (Jeong et al. 2018)
-    sigma: float | str = "auto"  # kernel width in scaled-descriptor units, or auto
+    sigma: float | str = "auto"  # RMS distance per scaled descriptor; auto: SIMPLE-NN's
     modifier_b: float = 1.0  # modified sigmoid b
     modifier_c: float = 35.0  # modified sigmoid c
     max_reference_atoms: int = 5000  # atoms per element used as the density reference
@@ -80,7 +80,7 @@ class LossConfig:
     energy_weight: float = 1.0  # multiplies RMSE(E/atom)^2, (eV/atom)^-2
     force_weight: float = 0.1  # mu in mu/3 RMSE(F)^2 per component sum, (eV/Å)^-2
     stress_weight: float = 0.0  # multiplies RMSE(stress)^2, (eV/Å^3)^-2
-    gdf: GDFConfig = field(default_factory=GDFConfig)
+    gdf: GDFConfig = field(default_factory=GDFConfig)  # atomic weights of the force loss
 
 
 @dataclass(frozen=True)
@@ -327,20 +327,30 @@ def to_dict(config: Config) -> dict:
 
 def reference() -> str:
     """Every key with its default and the comment (unit, meaning) from this module."""
+    lines = []
+    for section, cls in list(_NESTED.items())[:-1]:
+        lines.append(f"{section}:")
+        lines += _reference_lines(cls, "  ")
+    return "\n".join(lines)
+
+
+def _reference_lines(cls, indent: str) -> list[str]:
+    """The keys of one dataclass; nested dataclass sections are expanded below their key."""
     import inspect
     import re
 
     lines = []
-    for section, cls in list(_NESTED.items())[:-1]:
-        lines.append(f"{section}:")
-        block = inspect.getsource(cls)
-        for match in re.finditer(r"^    (\w+): [^=\n]+= (.+?)(?:  # (.+))?$", block, re.M):
-            name, default, comment = match.groups()
-            default = default.replace("field(default_factory=GDFConfig)", "{...}")
-            default = default.replace("field(default_factory=dict)", "{}")
-            default = _yaml_literal(default)
-            lines.append(f"  {name}: {default}" + (f"  # {comment}" if comment else ""))
-    return "\n".join(lines)
+    block = inspect.getsource(cls)
+    for match in re.finditer(r"^    (\w+): [^=\n]+= (.+?)(?:  # (.+))?$", block, re.M):
+        name, default, comment = match.groups()
+        nested = re.fullmatch(r"field\(default_factory=(\w+Config)\)", default)
+        if nested:
+            lines.append(f"{indent}{name}:" + (f"  # {comment}" if comment else ""))
+            lines += _reference_lines(globals()[nested.group(1)], indent + "  ")
+            continue
+        default = _yaml_literal(default.replace("field(default_factory=dict)", "{}"))
+        lines.append(f"{indent}{name}: {default}" + (f"  # {comment}" if comment else ""))
+    return lines
 
 
 def _yaml_literal(text: str) -> str:

@@ -6,7 +6,7 @@ import math
 
 import torch
 
-from hdnnp.training.gdf import gaussian_density, gdf_weights, modified_sigmoid
+from hdnnp.training.gdf import auto_sigma, gaussian_density, gdf_weights, modified_sigmoid
 
 
 def test_density_matches_direct_sum():
@@ -15,8 +15,10 @@ def test_density_matches_direct_sum():
     ref = torch.rand(5, 3, generator=gen, dtype=torch.float64)
     rho = gaussian_density(g, ref, sigma=0.3, chunk=2)
     for i in range(7):
+        # SIMPLE-NN's kernel: the squared distance is divided by the number of functions (3)
         direct = (
-            sum(math.exp(-float(((g[i] - ref[j]) ** 2).sum()) / (2 * 0.3**2)) for j in range(5)) / 5
+            sum(math.exp(-float(((g[i] - ref[j]) ** 2).sum()) / (2 * 0.3**2 * 3)) for j in range(5))
+            / 5
         )
         assert math.isclose(float(rho[i]), direct, rel_tol=1e-12)
 
@@ -31,9 +33,20 @@ def test_rare_environment_gets_larger_weight_and_mean_is_one():
     gen = torch.Generator().manual_seed(1)
     common = 0.01 * torch.randn(200, 4, generator=gen, dtype=torch.float64)
     rare = torch.full((1, 4), 0.5, dtype=torch.float64)
-    w, x = gdf_weights(
+    w, x, sigma = gdf_weights(
         torch.cat([common, rare]), sigma=0.05, b=1.0, c=1.0, max_reference=1000, seed=0
     )
+    assert sigma == 0.05
     assert math.isclose(float(w.mean()), 1.0, rel_tol=1e-12)
     assert float(w[-1]) > 10 * float(w[:-1].max())
     assert float(x[-1]) > float(x[:-1].max())
+
+
+def test_auto_sigma_is_a_third_of_the_largest_nearest_neighbour_distance():
+    # points on a line with spacings 0.1, 0.4, 0.2 (and a duplicate, ignored), 2 functions
+    g = torch.tensor([[0.0, 0.0], [0.1, 0.0], [0.5, 0.0], [0.7, 0.0], [0.7, 0.0]])
+    # nearest distances 0.1, 0.1, 0.2, 0.2, 0.2; largest 0.2 -> RMS per function 0.2/sqrt(2)
+    assert math.isclose(auto_sigma(g, g, chunk=2), 0.2 / math.sqrt(2) / 3, rel_tol=1e-12)
+    w, x, sigma = gdf_weights(g, "auto", b=1.0, c=1.0, max_reference=100, seed=0)
+    assert math.isclose(sigma, 0.2 / math.sqrt(2) / 3, rel_tol=1e-12)
+    assert math.isclose(float(w.mean()), 1.0, rel_tol=1e-12)

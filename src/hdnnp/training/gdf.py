@@ -2,21 +2,28 @@ r"""Gaussian density function (GDF) atomic weights (Jeong et al., J. Phys. Chem.
 22790 (2018); SIMPLE-NN's ``calc_atomic_weights: gdf`` with a ``modified sigmoid``).
 
 For every training atom i of an element, with scaled descriptors G_i (the scaler's
-output) and a reference set R of atoms of the same element (all of them, or a seeded
-random subset of ``max_reference_atoms``)::
+output, S functions) and a reference set R of atoms of the same element (all of them, or
+a seeded random subset of ``max_reference_atoms``)::
 
-    rho(G_i) = (1/|R|) sum_{j in R} exp(-|G_i - G_j|^2 / (2 sigma^2))
+    rho(G_i) = (1/|R|) sum_{j in R} exp(-|G_i - G_j|^2 / (2 sigma^2 S))
     x_i = 1 / rho(G_i)
     w_i = Theta(x_i) = x_i / (1 + exp(-b (x_i - c)))      (modified sigmoid)
 
 and the weights are normalised to mean 1 over the element's atoms, so that the force
 loss keeps its scale. Over-sampled environments (large rho, small x) get small weights,
-rare ones (x > c) weights that grow like x. sigma ``"auto"`` is 0.02, SIMPLE-NN's
-default, in scaled-descriptor units. The weights multiply each atom's term in the force
-loss (:mod:`hdnnp.training.loss`).
+rare ones (x > c) weights that grow like x. The weights multiply each atom's term in the
+force loss (:mod:`hdnnp.training.loss`).
 
-Not verified line by line against SIMPLE-NN's implementation (its normalisation of rho
-and its automatic sigma and c); the formulas above are this package's definition.
+Checked against SIMPLE-NN v2's implementation (its ``calculate_gdf`` kernel and data
+handler): the squared distance is divided by the number of functions S (sigma is an RMS
+distance per function), rho is the mean over the reference atoms, and sigma ``"auto"``
+is SIMPLE-NN's ``params: Auto``: one third of the largest nearest-neighbour distance,
+
+    sigma = max_i min_{j != i} sqrt(|G_i - G_j|^2 / S) / 3
+
+(coincident points excluded). One difference, deliberate: SIMPLE-NN v2 divides the
+modified weights by the mean of the unmodified x (an inconsistency in its data handler);
+hdnnp divides by the mean of the modified weights, so that they average to 1.
 """
 
 from __future__ import annotations
@@ -29,11 +36,31 @@ def gaussian_density(
     g: torch.Tensor, reference: torch.Tensor, sigma: float, chunk: int = 2048
 ) -> torch.Tensor:
     """rho(G_i) of rows ``g`` (n, S) against ``reference`` (m, S), in chunks of rows."""
+    width = 2.0 * sigma * sigma * max(g.shape[1], 1)
     out = []
     for start in range(0, g.shape[0], chunk):
         d2 = torch.cdist(g[start : start + chunk], reference).pow(2)
-        out.append(torch.exp(-d2 / (2.0 * sigma * sigma)).mean(dim=1))
+        out.append(torch.exp(-d2 / width).mean(dim=1))
     return torch.cat(out) if out else g.new_zeros(0)
+
+
+#: Distances below this count as the same point in :func:`auto_sigma` (SIMPLE-NN's 1e-20).
+SAME_POINT = 1e-20
+
+
+def auto_sigma(g: torch.Tensor, reference: torch.Tensor, chunk: int = 2048) -> float:
+    """SIMPLE-NN's automatic sigma: max_i of the RMS-per-function distance of G_i to its
+    nearest (non-coincident) reference point, divided by 3."""
+    n_functions = max(g.shape[1], 1)
+    largest = 0.0
+    for start in range(0, g.shape[0], chunk):
+        d = torch.cdist(g[start : start + chunk], reference) / n_functions**0.5
+        d = torch.where(d > SAME_POINT, d, torch.full_like(d, float("inf")))
+        nearest = d.min(dim=1).values
+        finite = nearest[torch.isfinite(nearest)]
+        if finite.numel():
+            largest = max(largest, float(finite.max()))
+    return largest / 3.0
 
 
 def modified_sigmoid(x: torch.Tensor, b: float, c: float) -> torch.Tensor:
@@ -42,18 +69,29 @@ def modified_sigmoid(x: torch.Tensor, b: float, c: float) -> torch.Tensor:
 
 
 def gdf_weights(
-    scaled: torch.Tensor, sigma: float, b: float, c: float, max_reference: int, seed: int
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """(weights normalised to mean 1, x = 1/rho) for the atoms of one element."""
+    scaled: torch.Tensor,
+    sigma: float | str,
+    b: float,
+    c: float,
+    max_reference: int,
+    seed: int,
+) -> tuple[torch.Tensor, torch.Tensor, float]:
+    """(weights normalised to mean 1, x = 1/rho, sigma used) for the atoms of one element;
+    ``sigma`` is a number or ``"auto"`` (:func:`auto_sigma`)."""
     n = scaled.shape[0]
     reference = scaled
     if n > max_reference:
         pick = np.random.default_rng(seed).choice(n, size=max_reference, replace=False)
         reference = scaled[torch.as_tensor(np.sort(pick))]
+    if sigma == "auto":
+        sigma = auto_sigma(scaled, reference)
+    sigma = float(sigma)
+    if sigma <= 0:
+        return torch.ones(n, dtype=scaled.dtype), torch.ones(n, dtype=scaled.dtype), sigma
     rho = gaussian_density(scaled, reference, sigma)
     x = 1.0 / torch.clamp(rho, min=torch.finfo(rho.dtype).tiny)
     w = modified_sigmoid(x, b, c)
     mean = w.mean()
     if not torch.isfinite(mean) or mean <= 0:
-        return torch.ones_like(w), x
-    return w / mean, x
+        return torch.ones_like(w), x, sigma
+    return w / mean, x, sigma

@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
+from tqdm.auto import tqdm
 
 from ..config import Config
 from ..potential import HDNNP
@@ -18,7 +19,7 @@ from .trainer import FrameSet
 def attach_gdf_weights(model: HDNNP, frames: FrameSet, config: Config, run_dir: Path) -> None:
     """Set ``frames.atom_weights`` (one tensor per frame) from the scaled descriptors."""
     cfg = config.loss.gdf
-    sigma = 0.02 if cfg.sigma == "auto" else float(cfg.sigma)
+    sigma = cfg.sigma if cfg.sigma == "auto" else float(cfg.sigma)
     species = torch.cat([f.batch.species for f in frames.features])
     with torch.no_grad():
         scaled = torch.cat([model.scaler(f.g.double(), f.batch.species) for f in frames.features])
@@ -29,7 +30,7 @@ def attach_gdf_weights(model: HDNNP, frames: FrameSet, config: Config, run_dir: 
         if rows.numel() == 0:
             continue
         n = model.descriptors.count(element)
-        w, x = gdf_weights(
+        w, x, used = gdf_weights(
             scaled[rows, :n],
             sigma,
             cfg.modifier_b,
@@ -38,6 +39,7 @@ def attach_gdf_weights(model: HDNNP, frames: FrameSet, config: Config, run_dir: 
             config.training.seed,
         )
         weights[rows], inverse[rows] = w, x
+        tqdm.write(f"GDF {element}: sigma = {used:.4g}, b = {cfg.modifier_b}, c = {cfg.modifier_c}")
     sizes = [f.batch.species.shape[0] for f in frames.features]
     frames.atom_weights = list(torch.split(weights, sizes))
     _histogram(model, species, inverse, weights, run_dir / "gdf_histogram.png")
