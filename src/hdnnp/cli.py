@@ -18,7 +18,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ._version import FORMAT_VERSION, __version__
-from .commands.common import Command, UsageError
+from .commands.common import (
+    Command,
+    UsageError,
+    add_batch_option,
+    add_device_options,
+    add_model_argument,
+)
 from .commands.common import load_model as _load_model
 from .commands.common import read_data as _read_data
 
@@ -51,13 +57,7 @@ labels, an error table is printed and written to OUT with suffix .metrics.json.
 
 
 def _add_predict_arguments(parser: argparse.ArgumentParser) -> None:
-    from .units import UNIT_CHOICES
-
-    parser.add_argument(
-        "model",
-        metavar="MODEL",
-        help="hdnnp potential file, n2p2 potential directory or training run directory",
-    )
+    add_model_argument(parser)
     parser.add_argument(
         "data",
         metavar="DATA",
@@ -67,18 +67,8 @@ def _add_predict_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "-o", "--output", required=True, metavar="OUT", help="predictions file (extended XYZ)"
     )
-    parser.add_argument(
-        "--units",
-        choices=UNIT_CHOICES,
-        default="ev-angstrom",
-        help="units of n2p2 files: the potential directory and input.data files "
-        "(default: %(default)s)",
-    )
-    parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
-    parser.add_argument("--dtype", choices=("float64", "float32"), default="float64")
-    parser.add_argument(
-        "--batch-atoms", type=int, default=20000, help="atoms per batch (default: %(default)s)"
-    )
+    add_device_options(parser, "n2p2 files: the potential directory and input.data files")
+    add_batch_option(parser)
 
 
 def _check_options(args: argparse.Namespace) -> None:

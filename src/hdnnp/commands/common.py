@@ -86,3 +86,34 @@ def check_device(device: str) -> str:
         return str(resolve_device(device))
     except (DeviceUnavailableError, ValueError) as err:
         raise UsageError(str(err)) from None
+
+
+MODEL_HELP = "hdnnp potential file, n2p2 potential directory or training run directory"
+
+
+def add_model_argument(parser: argparse.ArgumentParser, flag: str | None = None) -> None:
+    """The MODEL argument (positional, or the option ``flag`` such as ``--model``)."""
+    if flag is None:
+        parser.add_argument("model", metavar="MODEL", help=MODEL_HELP)
+    else:
+        parser.add_argument(flag, dest="model", required=True, metavar="MODEL", help=MODEL_HELP)
+
+
+def add_device_options(parser: argparse.ArgumentParser, units_help: str) -> None:
+    """--units (of n2p2 files), --device and --dtype."""
+    from ..units import UNIT_CHOICES
+
+    parser.add_argument(
+        "--units",
+        choices=UNIT_CHOICES,
+        default="ev-angstrom",
+        help=f"units of {units_help} (default: %(default)s)",
+    )
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
+    parser.add_argument("--dtype", choices=("float64", "float32"), default="float64")
+
+
+def add_batch_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--batch-atoms", type=int, default=20000, help="atoms per batch (default: %(default)s)"
+    )

@@ -7,7 +7,16 @@ import json
 import sys
 from pathlib import Path
 
-from .common import Command, UsageError, check_device, load_model, read_data
+from .common import (
+    Command,
+    UsageError,
+    add_batch_option,
+    add_device_options,
+    add_model_argument,
+    check_device,
+    load_model,
+    read_data,
+)
 
 EXAMPLES = """\
 examples:
@@ -30,13 +39,7 @@ TIMESERIES, PARITY, JSON_NAME = "compare_timeseries.png", "compare_parity.png", 
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from ..units import UNIT_CHOICES
-
-    parser.add_argument(
-        "model",
-        metavar="MODEL",
-        help="hdnnp potential file, n2p2 potential directory or training run directory",
-    )
+    add_model_argument(parser)
     parser.add_argument(
         "data",
         metavar="DATA",
@@ -46,18 +49,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "-o", "--output", default=".", metavar="OUTDIR", help="output folder (default: here)"
     )
-    parser.add_argument(
-        "--units",
-        choices=UNIT_CHOICES,
-        default="ev-angstrom",
-        help="units of n2p2 files: the potential directory and input.data files "
-        "(default: %(default)s)",
-    )
-    parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
-    parser.add_argument("--dtype", choices=("float64", "float32"), default="float64")
-    parser.add_argument(
-        "--batch-atoms", type=int, default=20000, help="atoms per batch (default: %(default)s)"
-    )
+    add_device_options(parser, "n2p2 files: the potential directory and input.data files")
+    add_batch_option(parser)
 
 
 def _check_options(args: argparse.Namespace) -> Path:

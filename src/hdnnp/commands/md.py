@@ -6,7 +6,15 @@ import argparse
 import math
 from pathlib import Path
 
-from .common import Command, UsageError, check_device, load_model, read_atoms
+from .common import (
+    Command,
+    UsageError,
+    add_device_options,
+    add_model_argument,
+    check_device,
+    load_model,
+    read_atoms,
+)
 
 EXAMPLES = """\
 examples:
@@ -54,9 +62,8 @@ STAGE_KEYS = (
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from ..md import BAROSTATS, ENSEMBLES, THERMOSTATS
-    from ..units import UNIT_CHOICES
 
-    parser.add_argument("model", metavar="MODEL", help="potential file, n2p2 or run directory")
+    add_model_argument(parser)
     parser.add_argument(
         "structure", metavar="STRUCTURE", help="start structure (any ASE format, PATH@INDEX)"
     )
@@ -79,10 +86,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-warnings", type=int, metavar="N", help="stop past N per step")
     parser.add_argument("--seed", type=int, default=0, help="velocities and thermostat noise")
     parser.add_argument("--skin", type=float, default=1.0, help="neighbour-list skin, Å")
-    parser.add_argument("--units", choices=UNIT_CHOICES, default="ev-angstrom",
-                        help="units of an n2p2 MODEL or STRUCTURE input.data")  # fmt: skip
-    parser.add_argument("--device", default="cpu", help="cpu or cuda")
-    parser.add_argument("--dtype", choices=("float64", "float32"), default="float64")
+    add_device_options(parser, "an n2p2 MODEL or STRUCTURE input.data")
 
 
 def _range(text: str | None, name: str) -> tuple[float, float] | None:

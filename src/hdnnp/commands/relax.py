@@ -7,7 +7,15 @@ import sys
 import warnings
 from pathlib import Path
 
-from .common import Command, UsageError, check_device, load_model, read_atoms
+from .common import (
+    Command,
+    UsageError,
+    add_device_options,
+    add_model_argument,
+    check_device,
+    load_model,
+    read_atoms,
+)
 
 EXAMPLES = """\
 examples:
@@ -31,13 +39,8 @@ relaxation did not converge within --max-steps (the last structure is still writ
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from ..relax import OPTIMIZERS
-    from ..units import UNIT_CHOICES
 
-    parser.add_argument(
-        "model",
-        metavar="MODEL",
-        help="hdnnp potential file, n2p2 potential directory or training run directory",
-    )
+    add_model_argument(parser)
     parser.add_argument(
         "structure",
         metavar="STRUCTURE",
@@ -87,14 +90,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=0.05,
         help="largest volumetric strain of the scan (default: %(default)s = +-5 %% in volume)",
     )
-    parser.add_argument(
-        "--units",
-        choices=UNIT_CHOICES,
-        default="ev-angstrom",
-        help="units of n2p2 files: the potential directory and input.data (default: %(default)s)",
-    )
-    parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
-    parser.add_argument("--dtype", choices=("float64", "float32"), default="float64")
+    add_device_options(parser, "n2p2 files: the potential directory and input.data")
 
 
 def _output_path(args: argparse.Namespace) -> Path:
