@@ -79,7 +79,7 @@ class GDFConfig:
 class LossConfig:
     energy_weight: float = 1.0  # multiplies RMSE(E/atom)^2, (eV/atom)^-2
     force_weight: float = 0.1  # mu in mu/3 RMSE(F)^2 per component sum, (eV/Å)^-2
-    stress_weight: float = 0.0  # multiplies RMSE(stress)^2, (eV/Å^3)^-2
+    stress_weight: float = 0.0  # not used yet: stress is reported, not fitted
     gdf: GDFConfig = field(default_factory=GDFConfig)  # atomic weights of the force loss
 
 

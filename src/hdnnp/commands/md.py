@@ -83,7 +83,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--log", metavar="THERMO.csv", help="thermo CSV file")
     parser.add_argument("--log-every", type=int, default=10, help="thermo interval (steps)")
     parser.add_argument("--restart", action="store_true", help="continue from the restart file")
-    parser.add_argument("--max-warnings", type=int, metavar="N", help="stop past N per step")
+    parser.add_argument(
+        "--max-warnings",
+        type=int,
+        metavar="N",
+        help="stop when a step has more than N descriptor values outside the training range",
+    )
     parser.add_argument("--seed", type=int, default=0, help="velocities and thermostat noise")
     parser.add_argument("--skin", type=float, default=1.0, help="neighbour-list skin, Å")
     add_device_options(parser, "an n2p2 MODEL or STRUCTURE input.data")

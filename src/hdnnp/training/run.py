@@ -46,6 +46,12 @@ def _threads(config: Config) -> None:
 def prepare(config: Config, run_dir: Path):
     """Dataset, initial model (scaling fitted) and the frame sets; writes split.json."""
     _device(config.training.device)  # fail before the expensive steps
+    if config.loss.stress_weight > 0:
+        _log(
+            f"warning: loss.stress_weight = {config.loss.stress_weight:g} is ignored: training "
+            "on stress is not implemented yet (energies and forces are fitted; stress errors "
+            "are still reported)"
+        )
     dataset = load_dataset(config.data, config.training.seed)
     save_split(dataset, run_dir / "split.json")
     elements = dataset.elements
