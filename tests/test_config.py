@@ -48,6 +48,7 @@ def test_overrides_ignore_none_and_validate():
         with_overrides(config, training={"dtype": "float16"})
 
 
-def test_readme_reference_is_current():
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-    assert reference() in readme, "README configuration reference is out of date"
+@pytest.mark.parametrize("document", ["README.md", "docs/conventions.md"])
+def test_documented_reference_is_current(document):
+    text = (Path(__file__).resolve().parents[1] / document).read_text()
+    assert reference() in text, f"{document}: configuration reference is out of date"
