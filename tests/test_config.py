@@ -52,3 +52,22 @@ def test_overrides_ignore_none_and_validate():
 def test_documented_reference_is_current(document):
     text = (Path(__file__).resolve().parents[1] / document).read_text()
     assert reference() in text, f"{document}: configuration reference is out of date"
+
+
+def test_gdf_settings_may_be_given_per_element():
+    config = config_from_dict(
+        {"loss": {"gdf": {"sigma": {"Si": "auto", "O": 0.03}, "modifier_c": {"Si": 35, "O": 74}}}}
+    )
+    gdf = config.loss.gdf
+    assert gdf.sigma == {"Si": "auto", "O": 0.03} and gdf.modifier_c == {"Si": 35.0, "O": 74.0}
+    assert config_from_dict(to_dict(config)).loss.gdf == gdf  # survives config.yaml
+    with pytest.raises(ValueError, match="expected a number"):
+        config_from_dict({"loss": {"gdf": {"modifier_b": {"Si": "steep"}}}})
+    with pytest.raises(ValueError, match="single value"):
+        config_from_dict({"loss": {"gdf": {"max_reference_atoms": {"Si": 10}}}})
+
+    from hdnnp.training.gdf_setup import for_element
+
+    assert for_element(gdf.modifier_c, "O", "c") == 74.0 and for_element(1.5, "O", "b") == 1.5
+    with pytest.raises(ValueError, match="no value for element Cu"):
+        for_element(gdf.modifier_c, "Cu", "c")

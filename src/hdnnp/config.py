@@ -69,9 +69,9 @@ class NetworkConfig:
 @dataclass(frozen=True)
 class GDFConfig:
     enabled: bool = False  # Gaussian density function weights (Jeong et al. 2018)
-    sigma: float | str = "auto"  # RMS distance per scaled descriptor; auto: SIMPLE-NN's
-    modifier_b: float = 1.0  # modified sigmoid b
-    modifier_c: float = 35.0  # modified sigmoid c
+    sigma: float | str | dict = "auto"  # RMS distance per scaled descriptor; auto: SIMPLE-NN's
+    modifier_b: float | dict = 1.0  # modified sigmoid b (or {element: b})
+    modifier_c: float | dict = 35.0  # modified sigmoid c (or {element: c})
     max_reference_atoms: int = 5000  # atoms per element used as the density reference
 
 
@@ -176,6 +176,18 @@ def _convert(value: Any, current: Any, name: str, where: str):
     return value
 
 
+def _per_element(value: dict, current: Any, name: str, where: str) -> dict:
+    """{element: value} of a GDF key, each value coerced like the default."""
+    if name not in ("sigma", "modifier_b", "modifier_c"):
+        raise ValueError(f"{where}: expected a single value, not a mapping")
+    out = {}
+    for element, item in value.items():
+        keep = name == "sigma" and item == "auto"
+        out[str(element)] = item if keep else _convert(item, 1.0, str(element), where)
+    del current
+    return out
+
+
 def _build(cls, data: dict | None, where: str):
     data = dict(data or {})
     types = {f.name: str(f.type) for f in fields(cls)}
@@ -190,6 +202,8 @@ def _build(cls, data: dict | None, where: str):
             kwargs[key] = _build(_NESTED[key], value, here)
         elif cls is DataConfig and key in ("train", "validation", "test"):
             kwargs[key] = _sources(value, here)
+        elif cls is GDFConfig and isinstance(value, dict):
+            kwargs[key] = _per_element(value, getattr(defaults, key), key, here)
         elif cls is NetworkConfig and key == "hidden_per_element":
             kwargs[key] = {e: tuple(int(n) for n in v) for e, v in (value or {}).items()}
         else:

@@ -674,9 +674,8 @@ def config_from_simple_nn(
       meanstd -> ``sigma`` with [0, w]; ``use_scale: false`` -> ``none``;
     * GDF (Jeong et al., J. Phys. Chem. C 122, 22790 (2018)): enabled when the atomic
       weights are ``gdf`` and used for force training; sigma ``Auto`` -> ``auto``;
-      the ``modified sigmoid`` b, c of the weight modifier. hdnnp has one (sigma, b, c)
-      for all elements: when SIMPLE-NN's per-element values differ, the values of the
-      **first element in SIMPLE-NN order** are taken and a note lists all of them;
+      the ``modified sigmoid`` b, c of the weight modifier, per element (one number
+      when all elements share it);
     * data: ``valid_rate`` -> validation_fraction; train from the structure list (v1
       ``str_list``, v2 ``data.struct_list`` / ``descriptor.struct_list``), group weights as
       source weights; ``data_override`` (paths or ``PATH@INDEX`` specs, relative to the
@@ -965,13 +964,13 @@ def _gdf_config(reader: _Reader, elements: list[str], use_force: bool) -> GDFCon
         values = {e: per[e] for e in elements if isinstance(per.get(e), dict)}
         if not values:
             raise ValueError("weight_modifier 'modified sigmoid' needs params {element: {b, c}}")
-        first = values.get(elements[0], next(iter(values.values())))
-        b, c = float(first.get("b", b)), float(first.get("c", c))
-        if len({(float(v.get("b", b)), float(v.get("c", c))) for v in values.values()}) > 1:
-            reader.notes.append(
-                f"per-element modified-sigmoid parameters {values}: hdnnp uses one pair; "
-                f"took {elements[0]}'s b = {b}, c = {c}"
+        missing = [e for e in elements if e not in values]
+        if missing:
+            raise ValueError(
+                f"weight_modifier 'modified sigmoid' has no params for {', '.join(missing)}"
             )
+        b = _one_or_per_element({e: float(v.get("b", b)) for e, v in values.items()})
+        c = _one_or_per_element({e: float(v.get("c", c)) for e, v in values.items()})
     else:
         reader.notes.append(
             "GDF without a weight modifier in SIMPLE-NN; hdnnp always applies the modified "
@@ -980,7 +979,12 @@ def _gdf_config(reader: _Reader, elements: list[str], use_force: bool) -> GDFCon
     return GDFConfig(enabled=True, sigma=sigma, modifier_b=b, modifier_c=c)
 
 
-def _gdf_sigma(reader: _Reader, params, elements: list[str]) -> float | str:
+def _one_or_per_element(values: dict[str, float]) -> float | dict[str, float]:
+    """One number when all elements share it, else the mapping."""
+    return next(iter(values.values())) if len(set(values.values())) == 1 else values
+
+
+def _gdf_sigma(reader: _Reader, params, elements: list[str]) -> float | str | dict:
     if params is None or (isinstance(params, str) and params.lower() == "auto"):
         return "auto"
     if isinstance(params, dict) and "sigma" in params:
@@ -988,16 +992,8 @@ def _gdf_sigma(reader: _Reader, params, elements: list[str]) -> float | str:
     if isinstance(params, (int, float)):
         return float(params)
     if isinstance(params, dict):
-        values = {e: float(params[e]) for e in elements if e in params}
-        if not values:
-            return "auto"
-        first = values.get(elements[0], next(iter(values.values())))
-        if len(set(values.values())) > 1:
-            reader.notes.append(
-                f"per-element GDF sigma {values}: hdnnp uses one sigma; took {elements[0]}'s "
-                f"{first}"
-            )
-        return first
+        # SIMPLE-NN gives elements missing from the mapping its default sigma, 0.02
+        return _one_or_per_element({e: float(params.get(e, 0.02)) for e in elements})
     reader.notes.append(f"GDF params {params!r} not understood; sigma auto")
     return "auto"
 

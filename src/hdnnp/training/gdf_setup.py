@@ -19,7 +19,6 @@ from .trainer import FrameSet
 def attach_gdf_weights(model: HDNNP, frames: FrameSet, config: Config, run_dir: Path) -> None:
     """Set ``frames.atom_weights`` (one tensor per frame) from the scaled descriptors."""
     cfg = config.loss.gdf
-    sigma = cfg.sigma if cfg.sigma == "auto" else float(cfg.sigma)
     species = torch.cat([f.batch.species for f in frames.features])
     with torch.no_grad():
         scaled = torch.cat([model.scaler(f.g.double(), f.batch.species) for f in frames.features])
@@ -30,19 +29,32 @@ def attach_gdf_weights(model: HDNNP, frames: FrameSet, config: Config, run_dir: 
         if rows.numel() == 0:
             continue
         n = model.descriptors.count(element)
+        b, c = for_element(cfg.modifier_b, element, "b"), for_element(cfg.modifier_c, element, "c")
         w, x, used = gdf_weights(
             scaled[rows, :n],
-            sigma,
-            cfg.modifier_b,
-            cfg.modifier_c,
+            for_element(cfg.sigma, element, "sigma"),
+            b,
+            c,
             cfg.max_reference_atoms,
             config.training.seed,
         )
         weights[rows], inverse[rows] = w, x
-        tqdm.write(f"GDF {element}: sigma = {used:.4g}, b = {cfg.modifier_b}, c = {cfg.modifier_c}")
+        tqdm.write(f"GDF {element}: sigma = {used:.4g}, b = {b}, c = {c}")
     sizes = [f.batch.species.shape[0] for f in frames.features]
     frames.atom_weights = list(torch.split(weights, sizes))
     _histogram(model, species, inverse, weights, run_dir / "gdf_histogram.png")
+
+
+def for_element(value, element: str, name: str):
+    """A GDF setting for one element: the value itself, or its entry in {element: value}."""
+    if not isinstance(value, dict):
+        return value if value == "auto" else float(value)
+    if element not in value:
+        raise ValueError(
+            f"loss.gdf.{name} gives no value for element {element} (it has "
+            f"{', '.join(value) or 'none'}); add '{element}: ...' or give one number"
+        )
+    return value[element] if value[element] == "auto" else float(value[element])
 
 
 def _histogram(model: HDNNP, species, inverse, weights, path: Path) -> None:
