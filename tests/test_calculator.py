@@ -57,3 +57,15 @@ def test_relaxation_of_cell_and_positions_and_nve(calc):
     e0 = atoms.get_total_energy()
     dyn.run(20)
     assert abs(atoms.get_total_energy() - e0) < 1e-3
+
+
+def test_stress_is_computed_only_when_asked_for(calc):
+    atoms = bulk("Cu", "fcc", a=3.6, cubic=True)
+    atoms.calc = calc
+    atoms.get_forces()
+    assert "stress" not in calc.results
+    stress = atoms.get_stress()
+    assert stress.shape == (6,) and "stress" in calc.results
+    # the same energy as a batch built from the ase.Atoms directly
+    batch = calc.model.make_batch([atoms])
+    assert float(calc.model.evaluate(batch).energy[0]) == pytest.approx(calc.results["energy"])

@@ -71,7 +71,8 @@ class Calculator(_ASECalculator):
     def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
         super().calculate(atoms, properties, system_changes)
         structure = structure_from_atoms(self.atoms)
-        periodic = bool(np.all(self.atoms.pbc))
+        # stress only when asked for (about 5% of an evaluation); ASE asks again if needed
+        periodic = bool(np.all(self.atoms.pbc)) and "stress" in properties
         pairs = self.neighbors.pairs(structure.positions, structure.cell, structure.pbc)
         batch = self.model.make_batch([structure], pairs=[pairs])
         out = self.model.evaluate(batch, forces=True, stress=periodic)

@@ -193,6 +193,7 @@ class HDNNP(nn.Module):
         kernels generate triplets themselves). ``pairs``: precomputed pair lists within
         :attr:`cutoff`, one per structure (see :func:`hdnnp.batch.make_batch`).
         """
+        structures = _as_structures(structures)
         device = torch.device(device) if device is not None else self.device
         needs_triplets = device.type != "cpu" or not fused_available(torch.zeros(0))
         batch = make_batch(
