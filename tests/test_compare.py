@@ -106,3 +106,11 @@ def test_frame_without_labels_is_named():
         check_labels(structures)
     with pytest.raises(ValueError, match="1 of 3 frames"):
         compare(cu_potential(), structures)
+
+
+def test_md_trajectories_give_their_time_fs():
+    structures = labelled(trajectory(3), EMT())
+    for k, s in enumerate(structures):
+        del s.info["time"]
+        s.info["time_fs"] = 0.5 * k
+    assert frame_times(structures).tolist() == [0.0, 0.5, 1.0]

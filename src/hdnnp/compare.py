@@ -28,7 +28,8 @@ from .predict import Prediction, error_metrics, predict
 from .structures import Structure
 
 #: ``info`` key holding the simulation time of a frame, fs.
-TIME_KEY = "time"
+#: info keys holding a frame's time in fs: ``hdnnp md`` writes ``time_fs``.
+TIME_KEYS = ("time_fs", "time")
 
 
 @dataclass
@@ -90,8 +91,9 @@ def _is_number(value) -> bool:
 
 
 def frame_times(structures: Sequence[Structure]) -> np.ndarray | None:
-    """``info["time"]`` (fs) of every frame, or None when a frame has none."""
-    times = [s.info.get(TIME_KEY) for s in structures]
+    """``info["time_fs"]`` (``hdnnp md`` trajectories) or ``info["time"]`` of every frame,
+    fs, or None when a frame has neither."""
+    times = [next((s.info[k] for k in TIME_KEYS if k in s.info), None) for s in structures]
     if not times or not all(_is_number(t) for t in times):
         return None
     return np.array(times, dtype=float)
