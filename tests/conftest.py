@@ -64,3 +64,13 @@ def cu_potential() -> HDNNP:
         [ScalingStats(np.zeros(n), np.full(n, 5.0), np.full(n, 2.0), np.ones(n))], "scale_center"
     )
     return model
+
+
+def run_cli(capsys, *argv):
+    """``hdnnp ARGV...`` in-process: (exit status, stdout, stderr); never a traceback."""
+    from hdnnp.cli import main
+
+    status = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    assert "Traceback" not in err
+    return status, out, err

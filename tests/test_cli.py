@@ -12,12 +12,12 @@ import ase.io
 import numpy as np
 import pytest
 import torch
-from conftest import shared_path
+from conftest import run_cli, shared_path
 from test_potential_file import small_potential, small_structures
 
 from hdnnp import __version__
 from hdnnp._version import FORMAT_VERSION
-from hdnnp.cli import all_commands, main
+from hdnnp.cli import all_commands
 from hdnnp.io import read_input_data, read_structures
 from hdnnp.potential_file import save
 from hdnnp.predict import error_metrics, predict
@@ -27,10 +27,7 @@ VERSION_LINE = f"hdnnp {__version__} (potential format {FORMAT_VERSION})"
 
 
 def _run(capsys, *argv):
-    status = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    assert "Traceback" not in err
-    return status, out, err
+    return run_cli(capsys, *argv)
 
 
 @pytest.fixture

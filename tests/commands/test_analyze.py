@@ -10,6 +10,7 @@ import ase.io
 import numpy as np
 import pytest
 from ase.build import bulk, molecule
+from conftest import run_cli
 
 from hdnnp.cli import main
 from hdnnp.io import structure_from_atoms, write_input_data
@@ -19,10 +20,7 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 def _run(capsys, *argv):
-    status = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    assert "Traceback" not in err
-    return status, out, err
+    return run_cli(capsys, *argv)
 
 
 def _rocksalt(a: float, amplitude: float, seed: int, n_frames: int = 3) -> list:

@@ -12,20 +12,16 @@ import ase.io
 import pytest
 from ase.build import molecule
 from ase.calculators.emt import EMT
-from conftest import cu_potential
+from conftest import cu_potential, run_cli
 from test_compare import labelled, trajectory
 
-from hdnnp.cli import main
 from hdnnp.compare import compare
 from hdnnp.io import read_structures
 from hdnnp.potential_file import save
 
 
 def _run(capsys, *argv):
-    status = main(["compare", *(str(a) for a in argv)])
-    out, err = capsys.readouterr()
-    assert "Traceback" not in err
-    return status, out, err
+    return run_cli(capsys, "compare", *argv)
 
 
 @pytest.fixture

@@ -5,18 +5,14 @@ from __future__ import annotations
 import ase.io
 import pytest
 from ase.build import bulk
-from conftest import cu_potential
+from conftest import cu_potential, run_cli
 
-from hdnnp.cli import main
 from hdnnp.md import THERMO_HEADER, read_thermo
 from hdnnp.potential_file import save
 
 
 def _run(capsys, *argv):
-    status = main(["md", *(str(a) for a in argv)])
-    out, err = capsys.readouterr()
-    assert "Traceback" not in err
-    return status, out, err
+    return run_cli(capsys, "md", *argv)
 
 
 @pytest.fixture

@@ -14,19 +14,15 @@ import numpy as np
 import pytest
 from ase import Atoms
 from ase.build import bulk
-from conftest import cu_potential
+from conftest import cu_potential, run_cli
 
 from hdnnp import Calculator
-from hdnnp.cli import main
 from hdnnp.potential_file import save
 from hdnnp.relax import lattice_parameters
 
 
 def _run(capsys, *argv):
-    status = main(["relax", *(str(a) for a in argv)])
-    out, err = capsys.readouterr()
-    assert "Traceback" not in err
-    return status, out, err
+    return run_cli(capsys, "relax", *argv)
 
 
 @pytest.fixture
