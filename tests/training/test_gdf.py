@@ -50,3 +50,16 @@ def test_auto_sigma_is_a_third_of_the_largest_nearest_neighbour_distance():
     w, x, sigma = gdf_weights(g, "auto", b=1.0, c=1.0, max_reference=100, seed=0)
     assert math.isclose(sigma, 0.2 / math.sqrt(2) / 3, rel_tol=1e-12)
     assert math.isclose(float(w.mean()), 1.0, rel_tol=1e-12)
+
+
+def test_a_reference_subset_estimates_the_full_density():
+    gen = torch.Generator().manual_seed(4)
+    g = torch.cat([0.05 * torch.randn(400, 3, generator=gen), torch.full((1, 3), 3.0)])
+    _, x_full, _ = gdf_weights(g, 0.1, b=1.0, c=1.0, max_reference=10_000, seed=0)
+    _, x_sub, _ = gdf_weights(g, 0.1, b=1.0, c=1.0, max_reference=100, seed=0)
+    # the isolated atom: only its own term, 1/rho = n exactly, with or without the subset
+    assert math.isclose(float(x_full[-1]), 401.0, rel_tol=1e-9)
+    assert math.isclose(float(x_sub[-1]), 401.0, rel_tol=1e-9)
+    # the crowded atoms: the subset estimate is close to the full density
+    ratio = x_sub[:-1] / x_full[:-1]
+    assert float((ratio - 1).abs().median()) < 0.1

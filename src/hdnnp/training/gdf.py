@@ -2,10 +2,11 @@ r"""Gaussian density function (GDF) atomic weights (Jeong et al., J. Phys. Chem.
 22790 (2018); SIMPLE-NN's ``calc_atomic_weights: gdf`` with a ``modified sigmoid``).
 
 For every training atom i of an element, with scaled descriptors G_i (the scaler's
-output, S functions) and a reference set R of atoms of the same element (all of them, or
-a seeded random subset of ``max_reference_atoms``)::
+output, S functions) and the N atoms of the same element (with more than
+``max_reference_atoms`` of them, rho is estimated from a seeded random subset plus the
+atom's own term, :func:`_full_density`)::
 
-    rho(G_i) = (1/|R|) sum_{j in R} exp(-|G_i - G_j|^2 / (2 sigma^2 S))
+    rho(G_i) = (1/N) sum_j exp(-|G_i - G_j|^2 / (2 sigma^2 S))
     x_i = 1 / rho(G_i)
     w_i = Theta(x_i) = x_i / (1 + exp(-b (x_i - c)))      (modified sigmoid)
 
@@ -68,6 +69,19 @@ def modified_sigmoid(x: torch.Tensor, b: float, c: float) -> torch.Tensor:
     return x * torch.sigmoid(b * (x - c))
 
 
+def _full_density(subset_mean: torch.Tensor, in_reference: torch.Tensor, n: int) -> torch.Tensor:
+    """rho over all n atoms estimated from a reference subset R: the atom's own term (1)
+    plus the mean over R without it, scaled to the other n - 1 atoms,
+
+        rho_i = (1 + (n - 1) (|R| s_i - [i in R]) / (|R| - [i in R])) / n,
+
+    with s_i the mean kernel over R. For R = all atoms this is exactly s_i (SIMPLE-NN's
+    rho); without the self term an atom outside R could get 1/rho far above n."""
+    size = in_reference.sum()  # |R|: in_reference marks the atoms of R
+    others = (size * subset_mean - in_reference) / torch.clamp(size - in_reference, min=1.0)
+    return (1.0 + (n - 1) * others) / n
+
+
 def gdf_weights(
     scaled: torch.Tensor,
     sigma: float | str,
@@ -79,16 +93,18 @@ def gdf_weights(
     """(weights normalised to mean 1, x = 1/rho, sigma used) for the atoms of one element;
     ``sigma`` is a number or ``"auto"`` (:func:`auto_sigma`)."""
     n = scaled.shape[0]
-    reference = scaled
+    reference, in_reference = scaled, torch.ones(n, dtype=scaled.dtype)
     if n > max_reference:
-        pick = np.random.default_rng(seed).choice(n, size=max_reference, replace=False)
-        reference = scaled[torch.as_tensor(np.sort(pick))]
+        pick = np.sort(np.random.default_rng(seed).choice(n, size=max_reference, replace=False))
+        reference = scaled[torch.as_tensor(pick)]
+        in_reference = torch.zeros(n, dtype=scaled.dtype)
+        in_reference[torch.as_tensor(pick)] = 1.0
     if sigma == "auto":
         sigma = auto_sigma(scaled, reference)
     sigma = float(sigma)
     if sigma <= 0:
         return torch.ones(n, dtype=scaled.dtype), torch.ones(n, dtype=scaled.dtype), sigma
-    rho = gaussian_density(scaled, reference, sigma)
+    rho = _full_density(gaussian_density(scaled, reference, sigma), in_reference, n)
     x = 1.0 / torch.clamp(rho, min=torch.finfo(rho.dtype).tiny)
     w = modified_sigmoid(x, b, c)
     mean = w.mean()
