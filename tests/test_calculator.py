@@ -59,13 +59,16 @@ def test_relaxation_of_cell_and_positions_and_nve(calc):
     assert abs(atoms.get_total_energy() - e0) < 1e-3
 
 
-def test_stress_is_computed_only_when_asked_for(calc):
+def test_stress_comes_with_the_forces_without_a_second_evaluation(calc, monkeypatch):
     atoms = bulk("Cu", "fcc", a=3.6, cubic=True)
     atoms.calc = calc
     atoms.get_forces()
-    assert "stress" not in calc.results
+    assert "stress" in calc.results
+    evaluations = []
+    monkeypatch.setattr(calc.model, "evaluate", lambda *a, **_: evaluations.append(a))
     stress = atoms.get_stress()
-    assert stress.shape == (6,) and "stress" in calc.results
+    assert stress.shape == (6,) and evaluations == []
+    monkeypatch.undo()
     # the same energy as a batch built from the ase.Atoms directly
     batch = calc.model.make_batch([atoms])
     assert float(calc.model.evaluate(batch).energy[0]) == pytest.approx(calc.results["energy"])

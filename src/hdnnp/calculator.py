@@ -71,8 +71,10 @@ class Calculator(_ASECalculator):
     def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
         super().calculate(atoms, properties, system_changes)
         structure = structure_from_atoms(self.atoms)
-        # stress only when asked for (about 5% of an evaluation); ASE asks again if needed
-        periodic = bool(np.all(self.atoms.pbc)) and "stress" in properties
+        # stress with every periodic evaluation: it costs ~5% of one, while computing it
+        # only on request would re-evaluate everything whenever the barostat, a cell
+        # filter or the MD thermo asks for it after the forces
+        periodic = bool(np.all(self.atoms.pbc))
         pairs = self.neighbors.pairs(structure.positions, structure.cell, structure.pbc)
         batch = self.model.make_batch([structure], pairs=[pairs])
         out = self.model.evaluate(batch, forces=True, stress=periodic)
