@@ -36,12 +36,12 @@ import sys
 import time
 from pathlib import Path
 
-import torch
 from ase.calculators.calculator import all_changes
 
 from hdnnp import Calculator, load
 from hdnnp.io import read_structures
 from hdnnp.md import MDSettings, Stage, run_md
+from hdnnp.threads import set_threads
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "n2p2"
 BOX = SHARED / "H2O_1080_liquid" / "input.data"
@@ -49,16 +49,6 @@ POTENTIAL = SHARED / "H2O_1080_liquid"
 #: n2p2 v2.3.0, one core of the 2-core build machine (H2O_1080_liquid/README):
 #: atoms -> (total rate, rate without its neighbour list), atoms/s.
 N2P2_RATE = {1080: (3400.0, 4900.0), 3240: (2140.0, 4700.0)}
-
-
-def set_threads(threads: int) -> None:
-    torch.set_num_threads(threads)
-    try:
-        import numba
-
-        numba.set_num_threads(threads)
-    except ImportError:
-        pass
 
 
 def systems(max_atoms: int) -> list:

@@ -26,6 +26,7 @@ import torch
 from hdnnp.io import read_input_data
 from hdnnp.n2p2 import read_n2p2
 from hdnnp.structures import Structure
+from hdnnp.threads import set_threads
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "n2p2"
 #: n2p2 v2.3.0, one core of the 2-core build machine (H2O_1080_liquid/README).
@@ -75,13 +76,7 @@ def main() -> int:
     if not (SHARED / "H2O_1080_liquid").exists():
         print(f"shared data not found at {SHARED}", file=sys.stderr)
         return 1
-    torch.set_num_threads(args.threads)
-    try:
-        import numba
-
-        numba.set_num_threads(args.threads)
-    except ImportError:
-        pass
+    set_threads(args.threads)
     model = read_n2p2(SHARED / "H2O_RPBE-D3", units="hartree-bohr").eval()
     box = read_input_data(SHARED / "H2O_1080_liquid" / "input.data", units="hartree-bohr")[0]
     sizes = [(1, 1, 1), (3, 1, 1), (2, 2, 2), (3, 3, 3), (4, 4, 6)]

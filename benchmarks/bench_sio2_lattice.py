@@ -46,11 +46,11 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from hdnnp import Calculator, load
 from hdnnp.io import read_structures
 from hdnnp.relax import lattice_parameters, relax
+from hdnnp.threads import set_threads
 
 ZEO = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "sio2_zeolites"
 PARAMS = ("a", "b", "c", "alpha", "beta", "gamma")
@@ -158,7 +158,7 @@ def main() -> int:
     if not ZEO.exists():
         print(f"shared data not found at {ZEO}", file=sys.stderr)
         return 1
-    torch.set_num_threads(args.threads)
+    set_threads(args.threads)
     model_path = args.model
     if model_path is None:
         workdir = Path(args.workdir or tempfile.mkdtemp(prefix="sio2-lattice-"))

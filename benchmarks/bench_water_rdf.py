@@ -37,13 +37,13 @@ import time
 from pathlib import Path
 
 import numpy as np
-import torch
 from ase import units
 
 from hdnnp import Calculator
 from hdnnp.analysis import first_minimum, first_peak, rdf
 from hdnnp.io import read_structures
 from hdnnp.md import MDSettings, Stage, read_thermo, run_md
+from hdnnp.threads import set_threads
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "n2p2"
 POTENTIAL = SHARED / "H2O_RPBE-D3"
@@ -55,16 +55,6 @@ PEAKS = {
     "H-O": [("intramolecular", 0.7, 1.3), ("H-bond", 1.3, 2.6)],
     "H-H": [("intramolecular", 1.2, 1.9), ("intermolecular", 1.9, 3.0)],
 }
-
-
-def set_threads(threads: int) -> None:
-    torch.set_num_threads(threads)
-    try:
-        import numba
-
-        numba.set_num_threads(threads)
-    except ImportError:
-        pass
 
 
 def density(atoms) -> float:

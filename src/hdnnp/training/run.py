@@ -19,6 +19,7 @@ from ..config import Config, config_from_dict, to_dict
 from ..fileio import atomic_write_text
 from ..potential_file import from_dict
 from ..potential_file import to_dict as potential_to_dict
+from ..threads import set_threads
 from .data import Dataset, load_dataset, save_split
 from .setup import fit_scaling, initial_model
 from .trainer import FrameSet, Trainer, frame_features
@@ -33,14 +34,7 @@ def _log(message: str) -> None:
 
 
 def _threads(config: Config) -> None:
-    n = config.training.threads or os.cpu_count() or 1
-    torch.set_num_threads(n)
-    try:
-        import numba
-
-        numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
-    except ImportError:
-        pass
+    set_threads(config.training.threads or os.cpu_count() or 1)
 
 
 def prepare(config: Config, run_dir: Path):
