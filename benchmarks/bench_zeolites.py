@@ -16,12 +16,16 @@ Run one setup per process so that the peak memory is that setup's:
 
     python benchmarks/bench_zeolites.py simple-nn [--max-time 600] [--threads 2]
     python benchmarks/bench_zeolites.py defaults  [--max-time 600]
+
+``--gdf on|off``, ``--gdf-c auto|C`` and ``--gdf-max-weight W`` change the GDF weights of
+either setup (the SIMPLE-NN example's are on, c = 35 for Si and 74 for O, no cap).
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import resource
 import sys
 import tempfile
@@ -41,7 +45,9 @@ ZEO = ROOT / "sio2_zeolites"
 SIMPLE_NN = ROOT / "simple-nn-sio2" / "v2" / "input.yaml"
 
 
-def config_for(setup: str, max_time: float | None, threads: int | None, dtype: str):
+def config_for(
+    setup: str, max_time: float | None, threads: int | None, dtype: str, gdf: dict | None = None
+):
     data = str(ZEO / "train.extxyz")
     if setup == "simple-nn":
         from hdnnp.descriptors.simple_nn import config_from_simple_nn
@@ -52,7 +58,23 @@ def config_for(setup: str, max_time: float | None, threads: int | None, dtype: s
     else:
         config = config_from_dict({"data": {"train": [data]}})
     training = {"max_time": max_time, "threads": threads, "dtype": dtype}
-    return with_overrides(config, training=training)
+    config = with_overrides(config, training=training)
+    if gdf:
+        loss = dataclasses.replace(config.loss, gdf=dataclasses.replace(config.loss.gdf, **gdf))
+        config = dataclasses.replace(config, loss=loss)
+    return config
+
+
+def gdf_overrides(args) -> dict:
+    """GDF settings changed from the command line (``--gdf``, ``--gdf-c``, ...)."""
+    out: dict = {}
+    if args.gdf is not None:
+        out["enabled"] = args.gdf == "on"
+    if args.gdf_c is not None:
+        out["modifier_c"] = args.gdf_c if args.gdf_c == "auto" else float(args.gdf_c)
+    if args.gdf_max_weight is not None:
+        out["max_weight"] = args.gdf_max_weight
+    return out
 
 
 def mae_by_topology(model, path: Path) -> dict:
@@ -102,12 +124,17 @@ def main() -> int:
         help="training precision (float32 halves the memory of features)",
     )
     parser.add_argument("--keep", help="directory for the run directory")
+    parser.add_argument("--gdf", choices=("on", "off"), help="GDF weights on or off")
+    parser.add_argument("--gdf-c", help="modified-sigmoid c (a number or auto)")
+    parser.add_argument("--gdf-max-weight", type=float, help="cap on the GDF weights")
     args = parser.parse_args()
     if not ZEO.exists():
         print(f"shared data not found at {ZEO}", file=sys.stderr)
         return 1
     workdir = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="zeolites-"))
-    config = config_for(args.setup, args.max_time, args.threads, args.dtype)
+    config = config_for(args.setup, args.max_time, args.threads, args.dtype, gdf_overrides(args))
+    if gdf_overrides(args):
+        print(f"GDF settings changed: {gdf_overrides(args)}")
     t0 = time.perf_counter()
     run_dir = train(config, workdir / args.setup)
     wall = time.perf_counter() - t0

@@ -71,3 +71,25 @@ def test_gdf_settings_may_be_given_per_element():
     assert for_element(gdf.modifier_c, "O", "c") == 74.0 and for_element(1.5, "O", "b") == 1.5
     with pytest.raises(ValueError, match="no value for element Cu"):
         for_element(gdf.modifier_c, "Cu", "c")
+
+
+@pytest.mark.parametrize(
+    ("gdf", "message"),
+    [
+        ({"modifier_c": "large"}, r"loss\.gdf\.modifier_c: expected a number or auto"),
+        ({"modifier_c": {"O": "big"}}, r"loss\.gdf\.modifier_c\.O: expected a number or auto"),
+        ({"sigma": -0.1}, r"loss\.gdf\.sigma: must be >= 0"),
+        ({"modifier_b": "auto"}, r"loss\.gdf\.modifier_b: expected a number"),
+        ({"max_weight": 0.5}, r"loss\.gdf\.max_weight: must be at least 1"),
+    ],
+)
+def test_bad_gdf_settings_name_the_key(gdf, message):
+    with pytest.raises(ValueError, match=message):
+        config_from_dict({"loss": {"gdf": gdf}})
+
+
+def test_gdf_c_auto_and_cap_are_accepted():
+    gdf = config_from_dict(
+        {"loss": {"gdf": {"modifier_c": {"Si": "auto", "O": 74}, "max_weight": 20}}}
+    ).loss.gdf
+    assert gdf.modifier_c == {"Si": "auto", "O": 74.0} and gdf.max_weight == 20.0

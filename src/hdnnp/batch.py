@@ -36,6 +36,8 @@ class Batch:
             their own).
         energy: (B,) reference energies, eV (NaN where missing), or None.
         forces: (N, 3) reference forces, eV/Å (NaN where missing), or None.
+        stress: (B, 3, 3) reference stress, eV/Å^3, ASE sign convention (NaN where
+            missing), or None.
     """
 
     species: torch.Tensor
@@ -52,6 +54,7 @@ class Batch:
     trip_q: torch.Tensor | None
     energy: torch.Tensor | None = None
     forces: torch.Tensor | None = None
+    stress: torch.Tensor | None = None
 
     @property
     def n_structures(self) -> int:
@@ -134,7 +137,7 @@ def make_batch(
     if pairs is not None and len(pairs) != len(structures):
         raise ValueError(f"{len(pairs)} pair lists given for {len(structures)} structures")
     parts = {k: [] for k in ("species", "pos", "cell", "image", "i", "j", "S", "pimg", "p", "q")}
-    periodic, n_atoms, energy, forces = [], [], [], []
+    periodic, n_atoms, energy, forces, stress = [], [], [], [], []
     atom_offset = pair_offset = 0
     for b, s in enumerate(structures):
         validate(s)
@@ -154,6 +157,7 @@ def make_batch(
         n_atoms.append(s.n_atoms)
         energy.append(np.nan if s.energy is None else s.energy)
         forces.append(np.full((s.n_atoms, 3), np.nan) if s.forces is None else s.forces)
+        stress.append(np.full((3, 3), np.nan) if s.stress is None else s.stress)
         atom_offset += s.n_atoms
         pair_offset += len(pair_list.i)
 
@@ -177,4 +181,5 @@ def make_batch(
         trip_q=cat("q", np.int64) if triplets else None,
         energy=torch.as_tensor(np.array(energy, dtype=np.float64)),
         forces=torch.as_tensor(np.concatenate(forces)) if forces else None,
+        stress=torch.as_tensor(np.array(stress, dtype=np.float64).reshape(-1, 3, 3)),
     )

@@ -71,15 +71,16 @@ class GDFConfig:
     enabled: bool = False  # Gaussian density function weights (Jeong et al. 2018)
     sigma: float | str | dict = "auto"  # RMS distance per scaled descriptor; auto: SIMPLE-NN's
     modifier_b: float | dict = 1.0  # modified sigmoid b (or {element: b})
-    modifier_c: float | dict = 35.0  # modified sigmoid c (or {element: c})
+    modifier_c: float | str | dict = "auto"  # modified sigmoid c; auto: SIMPLE-NN's fit
     max_reference_atoms: int = 5000  # atoms per element used as the density reference
+    max_weight: float | None = None  # cap on the weights (mean 1); none: SIMPLE-NN's
 
 
 @dataclass(frozen=True)
 class LossConfig:
     energy_weight: float = 1.0  # multiplies RMSE(E/atom)^2, (eV/atom)^-2
     force_weight: float = 0.1  # mu in mu/3 RMSE(F)^2 per component sum, (eV/Å)^-2
-    stress_weight: float = 0.0  # not used yet: stress is reported, not fitted
+    stress_weight: float = 0.0  # w_S, (eV/Å^3)^-2, on the six stress components
     gdf: GDFConfig = field(default_factory=GDFConfig)  # atomic weights of the force loss
 
 
@@ -182,8 +183,15 @@ def _per_element(value: dict, current: Any, name: str, where: str) -> dict:
         raise ValueError(f"{where}: expected a single value, not a mapping")
     out = {}
     for element, item in value.items():
-        keep = name == "sigma" and item == "auto"
-        out[str(element)] = item if keep else _convert(item, 1.0, str(element), where)
+        auto = name in ("sigma", "modifier_c")
+        if auto and item == "auto":
+            out[str(element)] = item
+            continue
+        try:
+            out[str(element)] = _convert(item, 1.0, str(element), where)
+        except ValueError:
+            expected = "a number or auto" if auto else "a number"
+            raise ValueError(f"{where}.{element}: expected {expected}, got {item!r}") from None
     del current
     return out
 
@@ -322,6 +330,25 @@ def validate(config: Config, where: str = "config") -> None:
     for ok, key, message in checks:
         if not ok:
             raise ValueError(f"{where}: {key} {message}")
+    _validate_gdf(config.loss.gdf, f"{where}: loss.gdf")
+
+
+def _validate_gdf(gdf: GDFConfig, where: str) -> None:
+    """sigma and modifier_c: positive numbers or auto; modifier_b a number; max_weight
+    none or at least 1 (the mean)."""
+    for name, auto in (("sigma", True), ("modifier_c", True), ("modifier_b", False)):
+        value = getattr(gdf, name)
+        for element, item in value.items() if isinstance(value, dict) else [(None, value)]:
+            label = f"{where}.{name}" + (f".{element}" if element else "")
+            if auto and item == "auto":
+                continue
+            if isinstance(item, bool) or not isinstance(item, (int, float)):
+                expected = "a number or auto" if auto else "a number"
+                raise ValueError(f"{label}: expected {expected}, got {item!r}")
+            if name != "modifier_b" and item < 0:
+                raise ValueError(f"{label}: must be >= 0, got {item!r}")
+    if gdf.max_weight is not None and gdf.max_weight < 1:
+        raise ValueError(f"{where}.max_weight: must be at least 1 (the mean weight) or null")
 
 
 def to_dict(config: Config) -> dict:

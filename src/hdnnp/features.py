@@ -193,6 +193,7 @@ def collate_features(items: list[Features]) -> Features:
             "pair_image",
             "energy",
             "forces",
+            "stress",
         )
     }
     for f in items:
@@ -209,6 +210,7 @@ def collate_features(items: list[Features]) -> Features:
         parts["pair_image"].append(b.pair_image + struct_off)
         parts["energy"].append(b.energy)
         parts["forces"].append(b.forces)
+        parts["stress"].append(_stress_labels(b))
         atom_off += b.species.shape[0]
         pair_off += b.pair_i.shape[0]
         struct_off += b.n_structures
@@ -219,6 +221,13 @@ def collate_features(items: list[Features]) -> Features:
         _collate_blocks(items),
         torch.cat([f.vectors for f in items]),
     )
+
+
+def _stress_labels(batch: Batch) -> torch.Tensor:
+    """The batch's reference stress, NaN when it has none (batches from older code)."""
+    if batch.stress is not None:
+        return batch.stress
+    return batch.cell.new_full((batch.n_structures, 3, 3), float("nan"))
 
 
 def _collate_blocks(items: list[Features]) -> dict[tuple[int, int], PairBlock]:

@@ -207,15 +207,18 @@ def error_metrics(structures: Sequence[Structure], predictions: Sequence[Predict
 
     Energy: RMSE and MAE of (E_pred - E_ref) / n_atoms over structures with a reference
     energy (eV/atom). Forces: RMSE and MAE over all Cartesian components of structures
-    with reference forces, overall and per element (eV/Å). Structures without a (finite)
-    label are skipped for that quantity and counted. Returns::
+    with reference forces, overall and per element (eV/Å). Stress: RMSE and MAE over the six
+    independent components (xx, yy, zz, yz, xz, xy) of periodic structures with a
+    reference stress, in GPa. Structures without a (finite) label are skipped for that
+    quantity and counted. Returns::
 
         {"n_structures": N,
          "energy_per_atom": {"rmse", "mae", "unit": "eV/atom", "n_structures",
                              "n_skipped"},
          "forces": {"rmse", "mae", "unit": "eV/Angstrom", "n_structures", "n_atoms",
                     "n_skipped"},
-         "forces_per_element": {symbol: {"rmse", "mae", "n_atoms"}}}
+         "forces_per_element": {symbol: {"rmse", "mae", "n_atoms"}},
+         "stress": {"rmse", "mae", "unit": "GPa", "n_structures", "n_skipped"}}
 
     with None for an RMSE/MAE that has no data.
     """
@@ -226,7 +229,11 @@ def error_metrics(structures: Sequence[Structure], predictions: Sequence[Predict
             f"{len(structures)} structures but {len(predictions)} predictions; they must "
             "correspond one to one"
         )
-    e_err, f_err, per_element = [], [], {}
+    from ase.units import GPa
+
+    from .training.loss import VOIGT_COLS, VOIGT_ROWS
+
+    e_err, f_err, s_err, per_element = [], [], [], {}
     n_f_atoms = 0
     for s, p in zip(structures, predictions, strict=True):
         if _finite(s.energy):
@@ -237,6 +244,9 @@ def error_metrics(structures: Sequence[Structure], predictions: Sequence[Predict
             n_f_atoms += s.n_atoms
             for z in np.unique(s.numbers):
                 per_element.setdefault(int(z), []).append(diff[np.asarray(s.numbers) == z])
+        if _finite(s.stress) and p.stress is not None and _finite(p.stress):
+            diff = (np.asarray(p.stress, dtype=float) - np.asarray(s.stress, dtype=float)) / GPa
+            s_err.append(diff[list(VOIGT_ROWS), list(VOIGT_COLS)])
     e_rmse, e_mae = _rmse_mae(e_err)
     f_rmse, f_mae = _rmse_mae(f_err)
     elements = {}
@@ -263,6 +273,13 @@ def error_metrics(structures: Sequence[Structure], predictions: Sequence[Predict
             "n_skipped": n - len(f_err),
         },
         "forces_per_element": elements,
+        "stress": {
+            "rmse": _rmse_mae(s_err)[0],
+            "mae": _rmse_mae(s_err)[1],
+            "unit": "GPa",
+            "n_structures": len(s_err),
+            "n_skipped": n - len(s_err),
+        },
     }
 
 
@@ -280,6 +297,9 @@ def format_metrics(metrics: dict) -> str:
     rows.append(("forces (eV/Å)", fmt(f["rmse"]), fmt(f["mae"]), f"{f['n_atoms']} atoms"))
     for symbol, m in metrics["forces_per_element"].items():
         rows.append((f"  forces {symbol}", fmt(m["rmse"]), fmt(m["mae"]), f"{m['n_atoms']} atoms"))
+    st = metrics.get("stress")
+    if st and st["n_structures"]:
+        rows.append(("stress (GPa)", fmt(st["rmse"]), fmt(st["mae"]), f"{st['n_structures']}"))
     widths = [max(len(r[c]) for r in rows) for c in range(4)]
     lines = [
         "  ".join(

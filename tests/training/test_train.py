@@ -17,18 +17,20 @@ from hdnnp.potential_file import load_file
 from hdnnp.training.run import resume, train
 
 
-def emt_frames(n: int, seed: int = 0):
-    """Rattled, strained Cu3Au-like 8-atom fcc cells labelled by EMT (eV, Å)."""
+def emt_frames(n: int, seed: int = 0, stress: bool = False, strain: float = 0.02):
+    """Rattled, strained Cu3Au-like 8-atom fcc cells labelled by EMT (eV, Å; eV/Å^3)."""
     rng = np.random.default_rng(seed)
     frames = []
     for _ in range(n):
         atoms = bulk("Cu", "fcc", a=3.7, cubic=True).repeat((2, 1, 1))
         atoms.symbols[rng.choice(8, size=2, replace=False)] = "Au"
-        atoms.set_cell(atoms.cell @ (np.eye(3) + rng.normal(0, 0.02, (3, 3))), scale_atoms=True)
+        deform = np.eye(3) + rng.normal(0, strain, (3, 3))
+        atoms.set_cell(atoms.cell @ deform, scale_atoms=True)
         atoms.rattle(0.1, seed=int(rng.integers(1 << 30)))
         atoms.calc = EMT()
         e, f = atoms.get_potential_energy(), atoms.get_forces()
-        atoms.calc = SinglePointCalculator(atoms, energy=e, forces=f)
+        labels = {"stress": atoms.get_stress()} if stress else {}
+        atoms.calc = SinglePointCalculator(atoms, energy=e, forces=f, **labels)
         frames.append(atoms)
     return frames
 
@@ -140,10 +142,54 @@ def _as_dict(config):
 def test_gdf_weights_are_used_and_plotted(data_file, tmp_path):
     config = small_config(data_file, max_epochs=2)
     data = _as_dict(config)
-    data["loss"]["gdf"] = {"enabled": True, "sigma": 0.5, "modifier_c": 1.0}
+    data["loss"]["gdf"] = {"enabled": True, "sigma": 0.5, "modifier_c": 1.0, "max_weight": 3}
     run = train(config_from_dict(data), tmp_path / "gdf")
     assert (run / "gdf_histogram.png").exists()
     assert json.loads((run / "report.json").read_text())["epochs"] == 2
+    summary = json.loads((run / "gdf.json").read_text())
+    for entry in summary.values():
+        assert entry["sigma"] == 0.5 and entry["c"] == 1.0
+        assert entry["max_weight"] <= 3.0 + 1e-9
+        assert 0 < entry["effective_atoms"] <= entry["atoms"]
+
+
+def test_gdf_warns_when_few_atoms_carry_the_force_loss():
+    from hdnnp.training.gdf import GDFResult, effective_sample_size
+    from hdnnp.training.gdf_setup import _warning
+
+    x = torch.cat([torch.full((999,), 5.0), torch.tensor([1e4])]).double()
+    weights = x * torch.sigmoid(x - 74.0)
+    weights = weights / weights.mean()
+    few = GDFResult(weights, x, 0.1, 74.0, effective_sample_size(weights))
+    message = _warning("O", few, None)
+    assert message and "1 of 1000 O atoms" in message and "max_weight" in message
+    even = torch.ones(1000, dtype=torch.float64)
+    assert _warning("O", GDFResult(even, x, 0.1, 74.0, 1000.0), None) is None
+
+
+def test_training_on_stress_lowers_the_stress_error(tmp_path):
+    import csv
+
+    path = tmp_path / "stressed.extxyz"
+    ase.io.write(path, emt_frames(40, seed=3, stress=True, strain=0.04))
+    reports, last = {}, {}
+    for weight in (0.0, 1e3):
+        data = _as_dict(small_config(path, max_epochs=15))
+        data["loss"]["stress_weight"] = weight
+        run = train(config_from_dict(data), tmp_path / f"w{weight:g}")
+        reports[weight] = json.loads((run / "report.json").read_text())["sets"]
+        with open(run / "log.csv") as handle:
+            last[weight] = list(csv.DictReader(handle))[-1]
+    plain, fitted = (reports[w]["validation"]["stress"] for w in (0.0, 1e3))
+    assert plain["unit"] == "GPa" and plain["n_structures"] == 8
+    # EMT stresses of 4 % strains are several GPa. Fitted on 32 frames (192 numbers), the
+    # training error falls severalfold (measured 0.88 -> 0.11 GPa); the validation error
+    # less (0.57 -> 0.44 GPa), as 32 frames constrain the stress poorly.
+    train_plain, train_fitted = (float(last[w]["train_stress_rmse"]) for w in (0.0, 1e3))
+    assert train_fitted < 0.3 * train_plain, (train_plain, train_fitted)
+    assert fitted["rmse"] < plain["rmse"], (plain, fitted)
+    stress_log = float(last[0.0]["val_stress_rmse"])
+    assert abs(stress_log - plain["rmse"]) < 0.2 * plain["rmse"]  # log and report agree
 
 
 def test_cuda_request_without_a_gpu_is_a_clear_error(data_file, tmp_path):

@@ -22,12 +22,25 @@ is SIMPLE-NN's ``params: Auto``: one third of the largest nearest-neighbour dist
 
     sigma = max_i min_{j != i} sqrt(|G_i - G_j|^2 / S) / 3
 
-(coincident points excluded). One difference, deliberate: SIMPLE-NN v2 divides the
-modified weights by the mean of the unmodified x (an inconsistency in its data handler);
-hdnnp divides by the mean of the modified weights, so that they average to 1.
+(coincident points excluded). c ``"auto"`` is the c that SIMPLE-NN v2 derives from the
+data and prints beside sigma (:func:`auto_c`); SIMPLE-NN itself trains with the c of its
+weight modifier, so an imported input keeps that.
+
+One deliberate difference: the weights are normalised by the mean of the modified
+weights, so that they average to 1 (SIMPLE-NN v2 divides by the mean of the unmodified
+x, an inconsistency in its data handler). One addition, off unless asked for:
+``max_weight`` caps the normalised weights (:func:`cap_weights`).
+
+Why the cap: x reaches N (the element's atom count) for an environment seen once, so with
+a c fitted to another data set a handful of atoms can carry the whole force loss. On the
+zeolite set with the SIMPLE-NN example's c = 74 for O, the effective number of O atoms
+(:func:`effective_sample_size`) is 8 of 49,344. The training log reports that number per
+element and warns when it falls below 1 % of the atoms.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -82,16 +95,69 @@ def _full_density(subset_mean: torch.Tensor, in_reference: torch.Tensor, n: int)
     return (1.0 + (n - 1) * others) / n
 
 
+def auto_c(x: torch.Tensor) -> float:
+    """SIMPLE-NN's data-based modifier c: fit a straight line to the lowest 75 % of the
+    sorted x = 1/rho against their rank and take its value at the 75 % rank. Roughly the
+    third quartile of x, less sensitive to the crowded low end than the quantile itself."""
+    ordered = torch.sort(x.double()).values.numpy()
+    m = int(ordered.shape[0] * 0.75)
+    if m < 2:
+        return float(ordered[-1]) if ordered.size else 1.0
+    slope, intercept = np.polyfit(np.arange(m), ordered[:m], 1)
+    return float(slope * (m - 1) + intercept)
+
+
+def cap_weights(w: torch.Tensor, max_weight: float, iterations: int = 200) -> torch.Tensor:
+    """Weights normalised to mean 1 with none above ``max_weight``: w_i -> min(w_i, t) /
+    <min(w, t)>, with the threshold t found by bisection so that the largest normalised
+    weight is ``max_weight`` (t / <min(w, t)> grows monotonically with t). Unchanged when
+    max(w) / <w> is already within the bound; ``max_weight`` must be at least 1."""
+    if max_weight < 1.0:
+        raise ValueError(f"the largest GDF weight cannot be below the mean (1); got {max_weight}")
+    w = w / w.mean()
+    if float(w.max()) <= max_weight:
+        return w
+    low, high = 0.0, float(w.max())
+    for _ in range(iterations):
+        t = 0.5 * (low + high)
+        if t / float(torch.clamp(w, max=t).mean()) > max_weight:
+            high = t
+        else:
+            low = t
+    capped = torch.clamp(w, max=low)
+    return capped / capped.mean()
+
+
+def effective_sample_size(w: torch.Tensor) -> float:
+    """Kish's effective number of atoms of a weighted loss, (sum w)^2 / sum w^2: N for
+    equal weights, 1 when a single atom carries all the weight."""
+    total = float(w.sum())
+    return total * total / float((w * w).sum()) if total > 0 else 0.0
+
+
+@dataclass(frozen=True)
+class GDFResult:
+    """GDF weights of one element's atoms and the settings that produced them."""
+
+    weights: torch.Tensor  # normalised to mean 1 (and capped when asked)
+    inverse_density: torch.Tensor  # x = 1 / rho
+    sigma: float
+    c: float
+    effective_atoms: float  # effective_sample_size(weights)
+
+
 def gdf_weights(
     scaled: torch.Tensor,
     sigma: float | str,
     b: float,
-    c: float,
+    c: float | str,
     max_reference: int,
     seed: int,
-) -> tuple[torch.Tensor, torch.Tensor, float]:
-    """(weights normalised to mean 1, x = 1/rho, sigma used) for the atoms of one element;
-    ``sigma`` is a number or ``"auto"`` (:func:`auto_sigma`)."""
+    max_weight: float | None = None,
+) -> GDFResult:
+    """GDF weights for the atoms of one element from their scaled descriptors (n, S);
+    ``sigma`` and ``c`` are numbers or ``"auto"`` (:func:`auto_sigma`, :func:`auto_c`);
+    ``max_weight`` caps the normalised weights (:func:`cap_weights`)."""
     n = scaled.shape[0]
     reference, in_reference = scaled, torch.ones(n, dtype=scaled.dtype)
     if n > max_reference:
@@ -102,12 +168,15 @@ def gdf_weights(
     if sigma == "auto":
         sigma = auto_sigma(scaled, reference)
     sigma = float(sigma)
+    ones = torch.ones(n, dtype=scaled.dtype)
     if sigma <= 0:
-        return torch.ones(n, dtype=scaled.dtype), torch.ones(n, dtype=scaled.dtype), sigma
+        return GDFResult(ones, ones, sigma, float("nan"), float(n))
     rho = _full_density(gaussian_density(scaled, reference, sigma), in_reference, n)
     x = 1.0 / torch.clamp(rho, min=torch.finfo(rho.dtype).tiny)
+    c = auto_c(x) if c == "auto" else float(c)
     w = modified_sigmoid(x, b, c)
     mean = w.mean()
     if not torch.isfinite(mean) or mean <= 0:
-        return torch.ones_like(w), x, sigma
-    return w / mean, x, sigma
+        return GDFResult(ones, x, sigma, c, float(n))
+    w = w / mean if max_weight is None else cap_weights(w, max_weight)
+    return GDFResult(w, x, sigma, c, effective_sample_size(w))

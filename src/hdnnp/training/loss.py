@@ -6,8 +6,12 @@ with RMSE(E/atom)^2 = sum_b w_b ((E_b - E_b^ref) / N_b)^2 / sum_b w_b,
 RMSE(F)^2 = sum_i w_i |F_i - F_i^ref|^2 / sum_i w_i (the squared norm of the force error
 per atom, so that mu/3 weighs one force component like SIMPLE-NN's ``force_coeff``),
 w_b the structure weights (data-source weights) and w_i = w_b(i) times the optional GDF
-atomic weights. Frames without a label (NaN) do not contribute to that term.
-Units: eV/atom, eV/Å, eV/Å^3.
+atomic weights, and RMSE(sigma)^2 = sum_b w_b mean_v (sigma_v - sigma_v^ref)^2 / sum_b w_b
+(v the six Voigt components xx yy zz yz xz xy) over the periodic frames with a stress
+label (SIMPLE-NN's stress loss; n2p2 fits no stress). Frames without a label (NaN) do
+not contribute to that term, and their NaN never reaches the gradient. Units: eV/atom,
+eV/Å, eV/Å^3 (1 GPa = 6.2415e-3 eV/Å^3, so w_S = 1 (eV/Å^3)^-2 weighs a 1 GPa stress
+error like 6.2 meV/atom of energy error).
 """
 
 from __future__ import annotations
@@ -27,12 +31,33 @@ class LossTerms:
     stress_mse: torch.Tensor  # (eV/Å^3)^2 per component
 
 
-def _weighted_mean(values: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
-    mask = torch.isfinite(values)
-    w = torch.where(mask, weights, torch.zeros_like(weights))
-    v = torch.where(mask, values, torch.zeros_like(values))
-    total = w.sum()
-    return (w * v).sum() / torch.clamp(total, min=torch.finfo(values.dtype).tiny)
+def _labelled(pred: torch.Tensor, ref: torch.Tensor, dims: tuple[int, ...]) -> torch.Tensor:
+    """(B,) True where every entry of the label and the prediction is finite."""
+    ok = torch.isfinite(ref) & torch.isfinite(pred.detach())
+    return ok.all(dim=dims) if dims else ok
+
+
+def _difference(pred: torch.Tensor, ref: torch.Tensor, ok: torch.Tensor) -> torch.Tensor:
+    """pred - ref where ``ok`` (broadcast over trailing axes), 0 elsewhere, with a gradient
+    free of NaN: missing labels (NaN) are replaced before the subtraction, since
+    torch.where after it would still send NaN * 0 = NaN into the gradient."""
+    mask = ok.reshape(ok.shape + (1,) * (pred.dim() - ok.dim()))
+    zero = torch.zeros((), dtype=pred.dtype, device=pred.device)
+    return torch.where(mask, pred, zero) - torch.where(mask, ref.to(pred.dtype), zero)
+
+
+#: Row and column of the six independent stress components, Voigt order xx yy zz yz xz xy.
+VOIGT_ROWS, VOIGT_COLS = (0, 1, 2, 1, 0, 0), (0, 1, 2, 2, 2, 1)
+
+
+def voigt_mean_square(d: torch.Tensor) -> torch.Tensor:
+    """(B,) mean of the squares of the six independent components of (B, 3, 3) tensors."""
+    return (d[:, VOIGT_ROWS, VOIGT_COLS] ** 2).mean(dim=1)
+
+
+def _masked_mean(values: torch.Tensor, weights: torch.Tensor, ok: torch.Tensor) -> torch.Tensor:
+    w = torch.where(ok, weights, torch.zeros_like(weights))
+    return (w * values).sum() / torch.clamp(w.sum(), min=torch.finfo(values.dtype).tiny)
 
 
 def loss_terms(
@@ -51,17 +76,20 @@ def loss_terms(
     stress_weight: float = 0.0,
 ) -> LossTerms:
     """The loss of the module docstring and its parts."""
-    de = (energy - energy_ref) / n_atoms.to(energy.dtype)
-    e_mse = _weighted_mean(de * de, structure_weight)
+    e_ok = _labelled(energy, energy_ref, ())
+    de = _difference(energy, energy_ref, e_ok) / n_atoms.to(energy.dtype)
+    e_mse = _masked_mean(de * de, structure_weight, e_ok)
     zero = energy.new_zeros(())
     f_mse = s_mse = zero
     if forces is not None and forces_ref is not None and force_weight > 0.0:
         w = structure_weight[image]
         if atom_weight is not None:
             w = w * atom_weight
-        f_mse = _weighted_mean(((forces - forces_ref) ** 2).sum(1), w)
+        f_ok = _labelled(forces, forces_ref, (1,))
+        f_mse = _masked_mean((_difference(forces, forces_ref, f_ok) ** 2).sum(1), w, f_ok)
     if stress is not None and stress_ref is not None and stress_weight > 0.0:
-        ds = ((stress - stress_ref) ** 2).mean(dim=(1, 2))
-        s_mse = _weighted_mean(ds, structure_weight)
+        s_ok = _labelled(stress, stress_ref, (1, 2))
+        ds = voigt_mean_square(_difference(stress, stress_ref, s_ok))
+        s_mse = _masked_mean(ds, structure_weight, s_ok)
     loss = energy_weight * e_mse + force_weight / 3.0 * f_mse + stress_weight * s_mse
     return LossTerms(loss, e_mse, f_mse, s_mse)

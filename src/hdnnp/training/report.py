@@ -1,7 +1,8 @@
 """Final report of a training run: errors per data set, learning curve and parity plots.
 
 Writes ``report.json`` and ``report.md`` (energy per atom RMSE/MAE in eV/atom, force
-RMSE/MAE overall and per element in eV/Å, per set: train, validation, test),
+RMSE/MAE overall and per element in eV/Å, stress RMSE/MAE in GPa where the data have
+stresses; per set: train, validation, test),
 ``learning_curve.png`` (RMSE per epoch), ``parity_energy.png`` and
 ``parity_forces_<element>.png`` (predicted vs reference, validation and test sets, or
 train when there are none). Uses matplotlib's Agg backend (no display needed).
@@ -111,6 +112,13 @@ def _markdown(data: dict) -> str:
             for el, v in m["forces_per_element"].items()
         ]
         lines.append(f"- {name}: " + "; ".join(parts))
+    stressed = {k: m["stress"] for k, m in data["sets"].items() if m["stress"]["n_structures"]}
+    if stressed:
+        lines += ["", "Stress (RMSE / MAE over the six components, GPa):", ""]
+        lines += [
+            f"- {name}: {_fmt(st['rmse'])} / {_fmt(st['mae'])} ({st['n_structures']} frames)"
+            for name, st in stressed.items()
+        ]
     if data["dropped_frames"]:
         lines += ["", f"Dropped corrupted frames: {len(data['dropped_frames'])}"]
         lines += [

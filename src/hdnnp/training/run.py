@@ -40,12 +40,6 @@ def _threads(config: Config) -> None:
 def prepare(config: Config, run_dir: Path):
     """Dataset, initial model (scaling fitted) and the frame sets; writes split.json."""
     _device(config.training.device)  # fail before the expensive steps
-    if config.loss.stress_weight > 0:
-        _log(
-            f"warning: loss.stress_weight = {config.loss.stress_weight:g} is ignored: training "
-            "on stress is not implemented yet (energies and forces are fitted; stress errors "
-            "are still reported)"
-        )
     dataset = load_dataset(config.data, config.training.seed)
     save_split(dataset, run_dir / "split.json")
     elements = dataset.elements
@@ -54,6 +48,13 @@ def prepare(config: Config, run_dir: Path):
         f"{len(dataset.test)} test frames; elements {' '.join(elements)}"
         + (f"; {len(dataset.dropped)} corrupted frame(s) dropped" if dataset.dropped else "")
     )
+    if config.loss.stress_weight > 0:
+        with_stress = sum(s.stress is not None and all(s.pbc) for s in dataset.train)
+        _log(
+            f"stress: {with_stress} of {len(dataset.train)} training frames have a stress label "
+            f"(weight {config.loss.stress_weight:g} per (eV/A^3)^2)"
+            + ("; loss.stress_weight has no effect" if not with_stress else "")
+        )
     model = initial_model(config, elements, dataset.train)
     _log(
         "descriptors: "

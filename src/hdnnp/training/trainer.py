@@ -36,7 +36,7 @@ from ..fileio import atomic_write, atomic_write_text
 from ..potential import HDNNP
 from ..potential_file import save
 from ..structures import Structure
-from .loss import loss_terms
+from .loss import loss_terms, voigt_mean_square
 
 LOG_COLUMNS = (
     "epoch",
@@ -48,6 +48,8 @@ LOG_COLUMNS = (
     "val_loss",
     "val_energy_rmse",
     "val_force_rmse",
+    "train_stress_rmse",
+    "val_stress_rmse",
 )
 
 
@@ -108,7 +110,7 @@ def _terms(model: HDNNP, feats: Features, weights, atom_w, config: Config, creat
         out.stress,
         b.energy,
         b.forces,
-        None,
+        b.stress,
         b.n_atoms,
         b.image,
         weights,
@@ -120,28 +122,47 @@ def _terms(model: HDNNP, feats: Features, weights, atom_w, config: Config, creat
 
 
 def evaluate_set(model: HDNNP, frames: FrameSet, config: Config, chunk: int = 64) -> dict:
-    """Weighted loss and RMSEs (energy per atom, force component) over a frame set."""
+    """Weighted loss and RMSEs over a frame set: energy per atom (eV/atom), force
+    component (eV/Å) and, where frames have a reference stress, stress component (GPa;
+    NaN without stress labels). The stress enters the loss only with a stress weight."""
+    from ase.units import GPa
+
+    nan = {"loss": math.nan, "energy_rmse": math.nan, "force_rmse": math.nan}
     if len(frames) == 0:
-        return {"loss": math.nan, "energy_rmse": math.nan, "force_rmse": math.nan}
-    e_sum = e_w = f_sum = f_w = 0.0
+        return nan | {"stress_rmse": math.nan}
+    loss_cfg = config.loss
+    sums = dict.fromkeys(("e", "e_w", "f", "f_w", "s", "s_w"), 0.0)
     for start in range(0, len(frames), chunk):
         feats, w, aw = frames.batch(range(start, min(start + chunk, len(frames))))
-        out = evaluate_features(model, feats, forces=True)
         b = feats.batch
-        de = ((out.energy - b.energy) / b.n_atoms.to(out.energy.dtype)) ** 2
-        ok = torch.isfinite(de)
-        e_sum += float((w * de)[ok].sum())
-        e_w += float(w[ok].sum())
+        has_stress = b.stress is not None and bool(torch.isfinite(b.stress).any())
+        out = evaluate_features(model, feats, forces=True, stress=has_stress)
+        _accumulate(sums, "e", ((out.energy - b.energy) / b.n_atoms.to(out.energy.dtype)) ** 2, w)
         wa = w[b.image] * (aw if aw is not None else 1.0)
-        df = ((out.forces - b.forces) ** 2).sum(1)
-        ok = torch.isfinite(df)
-        f_sum += float((wa * df)[ok].sum())
-        f_w += float(wa[ok].sum())
-    e_mse = e_sum / e_w if e_w else math.nan
-    f_mse = f_sum / f_w if f_w else math.nan
-    loss_cfg = config.loss
-    loss = loss_cfg.energy_weight * e_mse + loss_cfg.force_weight / 3.0 * (f_mse if f_w else 0.0)
-    return {"loss": loss, "energy_rmse": math.sqrt(e_mse), "force_rmse": math.sqrt(f_mse / 3.0)}
+        _accumulate(sums, "f", ((out.forces - b.forces) ** 2).sum(1), wa)
+        if has_stress:
+            _accumulate(sums, "s", voigt_mean_square(out.stress - b.stress), w)
+    e_mse = sums["e"] / sums["e_w"] if sums["e_w"] else math.nan
+    f_mse = sums["f"] / sums["f_w"] if sums["f_w"] else math.nan
+    s_mse = sums["s"] / sums["s_w"] if sums["s_w"] else math.nan
+    loss = loss_cfg.energy_weight * e_mse + loss_cfg.force_weight / 3.0 * (
+        f_mse if sums["f_w"] else 0.0
+    )
+    if loss_cfg.stress_weight > 0.0 and sums["s_w"]:
+        loss += loss_cfg.stress_weight * s_mse
+    return {
+        "loss": loss,
+        "energy_rmse": math.sqrt(e_mse),
+        "force_rmse": math.sqrt(f_mse / 3.0),
+        "stress_rmse": math.sqrt(s_mse) / GPa,
+    }
+
+
+def _accumulate(sums: dict, key: str, values: torch.Tensor, weights: torch.Tensor) -> None:
+    """Add the weighted sum of the finite ``values`` and their weight to ``sums``."""
+    ok = torch.isfinite(values)
+    sums[key] += float((weights * values)[ok].sum())
+    sums[key + "_w"] += float(weights[ok].sum())
 
 
 def resolve_optimizer(name: str, train: FrameSet) -> str:
@@ -229,6 +250,8 @@ class Trainer:
             "val_loss": val_m["loss"],
             "val_energy_rmse": val_m["energy_rmse"],
             "val_force_rmse": val_m["force_rmse"],
+            "train_stress_rmse": train_m["stress_rmse"],
+            "val_stress_rmse": val_m["stress_rmse"],
         }
         self._record(row)
         return row
