@@ -339,11 +339,16 @@ def _reached(row: dict, energy_target, force_target) -> bool:
 
 
 def _epoch_line(row: dict) -> str:
+    def stress(key: str) -> str:
+        value = row.get(key, math.nan)
+        return f"  S {value:.3f} GPa" if math.isfinite(value) else ""
+
     return (
         f"epoch {row['epoch']:4d}  {row['time_s']:7.1f} s  lr {row['learning_rate']:.2e}  "
         f"train E {1000 * row['train_energy_rmse']:7.2f} meV/atom  "
-        f"F {row['train_force_rmse']:.4f} eV/A  |  val E "
+        f"F {row['train_force_rmse']:.4f} eV/A{stress('train_stress_rmse')}  |  val E "
         f"{1000 * row['val_energy_rmse']:7.2f} meV/atom  F {row['val_force_rmse']:.4f} eV/A"
+        f"{stress('val_stress_rmse')}"
     )
 
 
