@@ -358,5 +358,5 @@ def write_log(path: Path, rows: list[dict]) -> None:
     writer = csv.DictWriter(text, fieldnames=LOG_COLUMNS)
     writer.writeheader()
     for row in rows:
-        writer.writerow({k: row[k] for k in LOG_COLUMNS})
+        writer.writerow({k: row.get(k, math.nan) for k in LOG_COLUMNS})  # older rows: NaN
     atomic_write_text(path, text.getvalue())
