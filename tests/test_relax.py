@@ -251,3 +251,55 @@ def test_eos_scan_relaxes_positions_at_each_volume():
     assert np.all(relaxed.energies < fixed.energies - 1e-3)
     with pytest.raises(ValueError, match="periodic"):
         eos_scan(Atoms("Cu2", positions=[[0, 0, 0], [2.5, 0, 0]]), EMT())
+
+
+# ------------------------------------------------------------------------- symmetry
+
+
+def test_symmetry_keeps_a_metastable_cubic_phase():
+    pytest.importorskip("spglib")
+    from hdnnp.relax import space_group, symmetrize
+
+    # bcc Cu is unstable in EMT: from a rattled bcc start a free relaxation leaves cubic
+    # symmetry (measured: to hcp stacking, -8 meV/atom against +26 meV/atom for bcc)
+    rattled = bulk("Cu", "bcc", a=2.87, cubic=True).repeat(2)
+    rattled.rattle(0.02, seed=2)
+    rattled.calc = EMT()
+    assert space_group(rattled) == "P1 (1)"
+    start = symmetrize(rattled, 0.2)
+    assert space_group(start, 1e-6) == "Im-3m (229)"
+    kept = relax(start, fmax=1e-4, symmetry=1e-3)
+    assert kept.converged and space_group(kept.atoms, 1e-4) == "Im-3m (229)"
+    a, b, c, alpha, beta, gamma = lattice_parameters(kept.atoms)
+    # against EMT's bcc lattice constant from an independent energy scan (2-atom cell)
+    volumes, energies = [], []
+    for length in np.linspace(2.80, 2.91, 9):
+        cell = bulk("Cu", "bcc", a=length, cubic=True)
+        cell.calc = EMT()
+        volumes.append(cell.get_volume())
+        energies.append(cell.get_potential_energy())
+    v0, _, _ = EquationOfState(volumes, energies).fit()
+    np.testing.assert_allclose(np.array([a, b, c]) / 2, v0 ** (1 / 3), atol=1e-3)  # 2x2x2 cell
+    np.testing.assert_allclose([alpha, beta, gamma], 90.0, atol=1e-6)
+    free = relax(rattled, fmax=1e-3, max_steps=300)
+    assert space_group(free.atoms, 1e-2) != "Im-3m (229)"
+    assert (kept.energy - free.energy) / len(rattled) > 0.02  # eV/atom
+
+
+def test_symmetry_needs_spglib_message(monkeypatch):
+    import builtins
+
+    from hdnnp.relax import space_group
+
+    real_import = builtins.__import__
+
+    def no_spglib(name, *args, **kwargs):
+        if name == "spglib":
+            raise ImportError("no spglib")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_spglib)
+    with pytest.raises(ImportError, match="pip install spglib"):
+        relax(_strained_cu(), symmetry=1e-3)
+    with pytest.raises(ImportError, match="pip install spglib"):
+        space_group(_strained_cu())

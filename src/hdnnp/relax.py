@@ -119,6 +119,7 @@ def relax(
     pressure_gpa: float = 0.0,
     optimizer: str = "bfgs",
     log: str | None = None,
+    symmetry: float | None = None,
 ) -> RelaxResult:
     """Minimise the energy of a copy of ``atoms`` (its calculator attached).
 
@@ -129,7 +130,13 @@ def relax(
     per atom) ``fmax = 0.01`` eV/Å bounds the residual stress by 0.14 GPa.
 
     The optimiser is ``"bfgs"`` (default) or ``"fire"``; ``log`` is its log file ("-" for
-    stdout, None for none). Stopping at ``max_steps`` before convergence is reported with
+    stdout, None for none). ``symmetry`` (a tolerance in Å, e.g. 1e-3) keeps the space
+    group the structure has within that tolerance: ASE's
+    :class:`~ase.constraints.FixSymmetry` symmetrises forces, stress and steps (needs
+    spglib, ``pip install spglib``), so a symmetric start stays in its symmetric minimum
+    instead of drifting into a lower-symmetry one through numerical noise. To symmetrise
+    a structure that is only nearly symmetric (an MD snapshot), see :func:`symmetrize`.
+    Stopping at ``max_steps`` before convergence is reported with
     ``converged=False`` and a :class:`NotConvergedWarning`; the last structure is returned.
     ValueError: no calculator, a cell relaxation of a non-periodic structure, a pressure
     with ``fixed_cell``, ``fmax <= 0`` or ``max_steps < 0``.
@@ -139,6 +146,11 @@ def relax(
     _check_relax_options(atoms, fmax, fixed_cell, max_steps, pressure_gpa)
     work = atoms.copy()
     work.calc = atoms.calc
+    if symmetry is not None:
+        from ase.constraints import FixSymmetry
+
+        _require_spglib()
+        work.set_constraint(FixSymmetry(work, symprec=symmetry))
     target = (
         work if fixed_cell else FrechetCellFilter(work, scalar_pressure=pressure_gpa * units.GPa)
     )
@@ -163,6 +175,38 @@ def relax(
         max_stress=max_stress,
         pressure=pressure,
     )
+
+
+def _require_spglib() -> None:
+    try:
+        import spglib  # noqa: F401
+    except ImportError:
+        raise ImportError(
+            "symmetry-constrained relaxation needs spglib: pip install spglib"
+        ) from None
+
+
+def space_group(atoms: Atoms, symprec: float = 1e-3) -> str:
+    """International symbol and number of the space group, e.g. ``"Im-3m (229)"``."""
+    _require_spglib()
+    import spglib
+
+    cell = (np.asarray(atoms.cell), atoms.get_scaled_positions(), atoms.numbers)
+    return str(spglib.get_spacegroup(cell, symprec=symprec))
+
+
+def symmetrize(atoms: Atoms, symprec: float) -> Atoms:
+    """A copy of ``atoms`` with cell and positions made exactly symmetric under the space
+    group spglib finds within ``symprec`` (Å): for a thermal snapshot of a crystal,
+    ``symprec`` of about the rattle amplitude (0.1-0.3 Å) recovers the ideal structure's
+    group. ASE's :func:`~ase.spacegroup.symmetrize.refine_symmetry` does the averaging."""
+    from ase.spacegroup.symmetrize import refine_symmetry
+
+    _require_spglib()
+    out = atoms.copy()
+    out.calc = atoms.calc
+    refine_symmetry(out, symprec=symprec, verbose=False)
+    return out
 
 
 class LatticeParameters(NamedTuple):

@@ -69,6 +69,21 @@ def test_fixed_cell_of_a_selected_frame_keeps_its_cell(files, tmp_path, capsys):
     np.testing.assert_allclose(ase.io.read(out).cell.array, np.eye(3) * 3.8, atol=1e-12)
 
 
+def test_symmetry_symmetrises_the_rattled_frame_and_keeps_fm3m(files, tmp_path, capsys):
+    pytest.importorskip("spglib")
+    from hdnnp.relax import space_group
+
+    model, structure = files  # the last frame is rattled by 0.03 Å (P1)
+    out = tmp_path / "sym.extxyz"
+    status, stdout, _ = _run(capsys, model, structure, "-o", out, "--symmetry", "0.2")
+    assert status == 0 and "space group within 0.2 Å: Fm-3m (225) (kept)" in stdout
+    relaxed = ase.io.read(out)
+    assert space_group(relaxed, 1e-5) == "Fm-3m (225)"
+    a, b, c, alpha, beta, gamma = lattice_parameters(relaxed)
+    assert a == pytest.approx(b, abs=1e-9) and a == pytest.approx(c, abs=1e-9)
+    np.testing.assert_allclose([alpha, beta, gamma], 90.0, atol=1e-9)
+
+
 def test_eos_writes_plot_and_json(files, tmp_path, capsys):
     model, structure = files
     out = tmp_path / "eos" / "relaxed.extxyz"
@@ -110,6 +125,7 @@ def _cluster(tmp_path):
         (["STRUCTURE", "--fixed-cell", "--pressure", "1"], "--pressure"),
         (["STRUCTURE", "--eos", "--eos-points", "3"], "at least 5"),
         (["STRUCTURE", "--fmax", "0"], "--fmax"),
+        (["STRUCTURE", "--symmetry", "0"], "--symmetry"),
         (["STRUCTURE", "-o", "TMP"], "directory"),
     ],
 )

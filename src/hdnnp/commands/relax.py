@@ -79,6 +79,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="bfgs (few steps near a minimum) or fire (large or far-from-minimum "
         "structures) (default: %(default)s)",
     )
+    parser.add_argument(
+        "--symmetry",
+        type=float,
+        metavar="TOL",
+        help="keep the space group the structure has within TOL Angstrom: symmetrise it "
+        "to that group, then relax with the symmetry fixed (needs spglib; e.g. 1e-3 for "
+        "an ideal crystal, 0.1-0.3 for a rattled or MD snapshot)",
+    )
     parser.add_argument("--log", metavar="FILE", help="optimiser log file ('-' for stdout)")
     parser.add_argument("--eos", action="store_true", help="also fit the equation of state")
     parser.add_argument(
@@ -113,6 +121,8 @@ def _check_options(args: argparse.Namespace) -> None:
         raise UsageError(
             "--pressure acts on the cell and has no effect with --fixed-cell; leave out one of them"
         )
+    if args.symmetry is not None and not args.symmetry > 0:
+        raise UsageError(f"--symmetry must be a positive tolerance (Angstrom), got {args.symmetry}")
     if args.eos and args.eos_points < 5:
         raise UsageError(
             f"--eos-points {args.eos_points}: the Birch-Murnaghan fit has 4 parameters; "
@@ -157,7 +167,19 @@ def _relaxed(atoms, args: argparse.Namespace):
             pressure_gpa=args.pressure,
             optimizer=args.optimizer,
             log=args.log,
+            symmetry=args.symmetry,
         )
+
+
+def _symmetrized(atoms, tolerance: float):
+    from ..relax import space_group, symmetrize
+
+    try:
+        out = symmetrize(atoms, tolerance)
+    except ImportError as err:
+        raise UsageError(f"--symmetry: {err}") from None
+    print(f"space group within {tolerance:g} Å: {space_group(out, tolerance)} (kept)")
+    return out
 
 
 def _write_structure(path: Path, atoms) -> None:
@@ -235,6 +257,8 @@ def run(args: argparse.Namespace) -> int:
     atoms = read_atoms(args.structure, args.units)
     _check_structure(atoms, model, args)
     atoms.calc = Calculator(model, device=device, dtype=args.dtype)
+    if args.symmetry is not None:
+        atoms = _symmetrized(atoms, args.symmetry)
     result = _relaxed(atoms, args)
     _print_relaxed(result, args)
     _write_structure(out, result.atoms)
