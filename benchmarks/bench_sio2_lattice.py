@@ -1,22 +1,33 @@
 """Lattice parameters of relaxed SiO2 zeolites against DFT and a deep potential (issue 5).
 
 Relaxes positions and cell (:func:`hdnnp.relax.relax`, BFGS on ASE's FrechetCellFilter,
-zero pressure) of training topologies of ``../shared/data/sio2_zeolites`` (default SOD,
-ATT, BCT) with an hdnnp potential trained on ``train.extxyz``, and compares a, b, c,
+zero pressure, the space group kept) of the training topologies of
+``../shared/data/sio2_zeolites`` (default: all 12) with an hdnnp potential trained on ``train.extxyz``, and compares a, b, c,
 alpha, beta, gamma with the DFT (PBE-D3BJ) values of ``dft_reference.csv`` (target: within
 1 %) and, beside them, the deep-potential (DeePMD) values of the same file.
 
 The starting structure of a topology comes from ``train.extxyz``, whose frames are
 snapshots of MD (hot, up to about 3 eV/Å forces) and rattled copies of a fixed cell:
 
-* ``--start modal`` (default): the lowest-energy frame among those sharing the
+* ``--start modal``: the lowest-energy frame among those sharing the
   topology's most frequent cell (the rattled fixed-cell frames; for SOD the cubic
   8.98 Å cell);
 * ``--start lowest``: the lowest-energy frame of the topology. For SOD and BCT these are
   collapsed, denser frameworks from MD (SOD: a = 8.51-8.64 Å, angles up to 95 degrees,
   17.5 against 20.2 Å^3 per atom), from which a local relaxation stays in a collapsed
   minimum;
-* ``--start first``: the first frame of the topology.
+* ``--start first``: the first frame of the topology;
+* ``--start mean`` (default): the mean positions of the modal frames (same cell and atom order;
+  each frame unwrapped to the first by the minimum image), which removes most of the
+  rattling and so exposes the framework's symmetry.
+
+``--symmetry TOL`` (default 0.5; 0 for none) symmetrises the start to the space group
+spglib finds within TOL Å (:func:`hdnnp.relax.symmetrize`) and relaxes with that symmetry
+fixed (ASE's FixSymmetry), as DFT relaxations of zeolites usually are; it needs spglib.
+With 0.5 Å the mean structures give the frameworks' topological space groups (SOD and
+ACO Im-3m, BCT I4/mmm, ATT Pmma, ...); at 0.2 Å ATT is found only as Pmc2_1, in which
+it collapses (a -11 %). Without the constraint a relaxation from a rattled start can
+slide into a collapsed, lower-symmetry minimum.
 
 ``--strain`` scales the starting cell isotropically (e.g. 0.03: 3 % larger), so that the
 relaxation has to find the minimum rather than stay where it starts.
@@ -25,6 +36,7 @@ without it, one trained here with the SIMPLE-NN setup of ``bench_zeolites.py`` f
 ``--max-time`` seconds.
 
     python benchmarks/bench_sio2_lattice.py [--model PATH] [--topologies SOD ATT BCT]
+        [--start mean] [--symmetry 0.5] [--strain 0.03]
 """
 
 # ruff: noqa: E402
@@ -54,6 +66,9 @@ from hdnnp.threads import set_threads
 
 ZEO = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "sio2_zeolites"
 PARAMS = ("a", "b", "c", "alpha", "beta", "gamma")
+#: The 12 topologies of train.extxyz.
+TRAINING_TOPOLOGIES = ("SOD", "ATT", "BCT", "EDI", "DFT", "OSO", "THO", "NAB", "SBN", "JBW")
+TRAINING_TOPOLOGIES += ("ABW", "ACO")
 
 
 def reference() -> dict[str, dict[str, np.ndarray]]:
@@ -85,14 +100,29 @@ def start_structures(topologies: list[str], how: str, strain: float) -> dict:
         mine = [s for s in frames if s.info.get("topology") == topo]
         if not mine:
             raise ValueError(f"no frame of topology {topo} in train.extxyz")
-        pool = modal_frames(mine) if how == "modal" else mine
+        pool = modal_frames(mine) if how in ("modal", "mean") else mine
         pick = pool[0] if how == "first" else min(pool, key=lambda s: s.energy / s.n_atoms)
         atoms = pick.to_atoms()
         atoms.calc = None
+        if how == "mean":
+            atoms.positions = mean_positions(pool)
         atoms.set_cell(atoms.cell * (1.0 + strain), scale_atoms=True)
         atoms.info["start_frame"] = pick.info.get("frame")
         chosen[topo] = atoms
     return chosen
+
+
+def mean_positions(frames: list) -> np.ndarray:
+    """Mean Cartesian positions of frames with one cell and atom order, each frame's
+    atoms moved by lattice vectors to the image nearest to the first frame's."""
+    cell = np.asarray(frames[0].cell)
+    first = np.asarray(frames[0].positions)
+    inverse = np.linalg.inv(cell)
+    total = np.zeros_like(first)
+    for s in frames:
+        shift = (np.asarray(s.positions) - first) @ inverse
+        total += first + (shift - np.round(shift)) @ cell
+    return total / len(frames)
 
 
 def train_model(max_time: float, threads: int | None, workdir: Path) -> Path:
@@ -116,7 +146,13 @@ def relax_one(model, atoms, args) -> tuple[np.ndarray, object, float]:
     t0 = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        result = relax(atoms, fmax=args.fmax, max_steps=args.max_steps, optimizer=args.optimizer)
+        result = relax(
+            atoms,
+            fmax=args.fmax,
+            max_steps=args.max_steps,
+            optimizer=args.optimizer,
+            symmetry=args.symmetry,
+        )
     return np.array(lattice_parameters(result.atoms)), result, time.perf_counter() - t0
 
 
@@ -145,8 +181,9 @@ def print_topology(topo: str, start, hdnnp, ref) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", help="trained potential (.hdnnp file or run directory)")
-    parser.add_argument("--topologies", nargs="+", default=["SOD", "ATT", "BCT"])
-    parser.add_argument("--start", choices=("modal", "lowest", "first"), default="modal")
+    parser.add_argument("--topologies", nargs="+", default=list(TRAINING_TOPOLOGIES))
+    parser.add_argument("--start", choices=("modal", "lowest", "first", "mean"), default="modal")
+    parser.add_argument("--symmetry", type=float, help="keep the space group found within TOL Å")
     parser.add_argument("--strain", type=float, default=0.0, help="scale the start cell")
     parser.add_argument("--fmax", type=float, default=0.01, help="eV/Å")
     parser.add_argument("--max-steps", type=int, default=1000)
@@ -166,6 +203,14 @@ def main() -> int:
     model = load(model_path)
     refs = reference()
     starts = start_structures(args.topologies, args.start, args.strain)
+    if not args.symmetry:
+        args.symmetry = None
+    if args.symmetry is not None:
+        from hdnnp.relax import space_group, symmetrize
+
+        starts = {topo: symmetrize(atoms, args.symmetry) for topo, atoms in starts.items()}
+        for topo, atoms in starts.items():
+            print(f"{topo}: space group within {args.symmetry} Å: {space_group(atoms, 1e-4)}")
     print(
         f"SiO2 lattice parameters; potential {model_path}; relax positions + cell, BFGS, "
         f"fmax {args.fmax} eV/Å, P = 0; start: --start {args.start}, cell strain "
