@@ -2,9 +2,10 @@
 
 Relaxes positions and cell (:func:`hdnnp.relax.relax`, BFGS on ASE's FrechetCellFilter,
 zero pressure, the space group kept) of the training topologies of
-``../shared/data/sio2_zeolites`` (default: all 12) with an hdnnp potential trained on ``train.extxyz``, and compares a, b, c,
-alpha, beta, gamma with the DFT (PBE-D3BJ) values of ``dft_reference.csv`` (target: within
-1 %) and, beside them, the deep-potential (DeePMD) values of the same file.
+``../shared/data/sio2_zeolites`` (default: all 12) with an hdnnp potential trained on
+``train.extxyz``, and compares a, b, c, alpha, beta, gamma with the DFT (PBE-D3BJ) values
+of ``dft_reference.csv`` (target: within 1 %) and, beside them, the deep-potential
+(DeePMD) values of the same file.
 
 The starting structure of a topology comes from ``train.extxyz``, whose frames are
 snapshots of MD (hot, up to about 3 eV/Å forces) and rattled copies of a fixed cell:
@@ -17,9 +18,9 @@ snapshots of MD (hot, up to about 3 eV/Å forces) and rattled copies of a fixed 
   17.5 against 20.2 Å^3 per atom), from which a local relaxation stays in a collapsed
   minimum;
 * ``--start first``: the first frame of the topology;
-* ``--start mean`` (default): the mean positions of the modal frames (same cell and atom order;
-  each frame unwrapped to the first by the minimum image), which removes most of the
-  rattling and so exposes the framework's symmetry.
+* ``--start mean`` (default): the mean positions of the modal frames (same cell and atom
+  order; each frame unwrapped to the first by the minimum image), which removes most of
+  the rattling and so exposes the framework's symmetry.
 
 ``--symmetry TOL`` (default 0.5; 0 for none) symmetrises the start to the space group
 spglib finds within TOL Å (:func:`hdnnp.relax.symmetrize`) and relaxes with that symmetry
