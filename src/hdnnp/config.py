@@ -44,8 +44,8 @@ class DescriptorConfig:
     cutoff: float = 6.0  # Å, radius of the automatic set
     cutoff_type: str = "cos"  # n2p2 cutoff name: hard cos tanhu tanh exp poly1..poly4
     cutoff_alpha: float = 0.0  # inner cutoff radius as a fraction of the cutoff
-    n_radial: int = 8  # radial functions per element pair (automatic set)
-    n_angular: int = 4  # angular eta values per element triple (automatic set)
+    n_radial: int = 12  # radial functions per element pair (automatic set)
+    n_angular: int = 6  # angular eta values per element triple (automatic set)
     zetas: tuple[float, ...] = (1.0, 4.0)  # angular zeta values (automatic set)
     angular_type: int = 3  # 3 = narrow (G4), 9 = wide (G5)
     n2p2: str | None = None  # input.nn whose symfunction_short lines define the set

@@ -107,7 +107,7 @@ def test_set_sizes_and_validity(elements):
     ds = automatic_descriptors(elements, 6.0)
     assert isinstance(ds, DescriptorSet)
     assert ds.elements == tuple(sorted(elements, key=lambda s: atomic_numbers[s]))
-    n_radial, n_angular, n_zeta = 8, 4, 2
+    n_radial, n_angular, n_zeta = 12, 6, 2
     per_element = n_el * n_radial + n_el * (n_el + 1) // 2 * n_angular * n_zeta * 2
     for e in ds.elements:
         fns = ds.for_element(e)

@@ -123,8 +123,8 @@ def radial_parameters(
 def automatic_descriptors(
     elements: Sequence[str],
     cutoff: float,
-    n_radial: int = 8,
-    n_angular: int = 4,
+    n_radial: int = 12,
+    n_angular: int = 6,
     zetas: Sequence[float] = (1, 4),
     angular_type: int = 3,
     cutoff_type: str = "cos",
