@@ -216,3 +216,22 @@ def test_command_line_train_resume_and_predict(data_file, tmp_path, capsys):
     assert (
         main(["train", "--data", str(tmp_path / "missing.extxyz"), "-o", str(tmp_path / "x")]) == 2
     )
+
+
+def test_features_warn_before_they_exceed_the_memory_budget(data_file, capsys):
+    from hdnnp.io import read_structures
+    from hdnnp.training.setup import initial_model
+    from hdnnp.training.trainer import frame_features, physical_memory
+
+    frames = read_structures(data_file)
+    config = small_config(data_file)
+    model = initial_model(config, ["Cu", "Au"], frames)
+    full = frame_features(model, frames, torch.float64, "features")
+    total = sum(f.nbytes for f in full.features)
+    assert "warning" not in capsys.readouterr().out
+    frame_features(model, frames, torch.float64, "features", memory_budget=total // 2)
+    out = capsys.readouterr().out
+    assert "warning: the descriptors" in out and "--dtype float32" in out
+    frame_features(model, frames, torch.float64, "features", memory_budget=2 * total)
+    assert "warning" not in capsys.readouterr().out
+    assert physical_memory() is None or physical_memory() > 2**28

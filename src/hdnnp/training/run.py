@@ -22,7 +22,7 @@ from ..potential_file import to_dict as potential_to_dict
 from ..threads import set_threads
 from .data import Dataset, load_dataset, save_split
 from .setup import fit_scaling, initial_model
-from .trainer import FrameSet, Trainer, frame_features
+from .trainer import FrameSet, Trainer, frame_features, physical_memory
 
 DTYPES = {"float64": torch.float64, "float32": torch.float32}
 
@@ -62,7 +62,9 @@ def prepare(config: Config, run_dir: Path):
         + f"; cutoff {model.cutoff:.2f} A"
     )
     dtype = DTYPES[config.training.dtype]
-    train = frame_features(model, dataset.train, dtype, "features (train)")
+    memory = physical_memory()
+    budget = None if memory is None else int(0.6 * memory)
+    train = frame_features(model, dataset.train, dtype, "features (train)", budget)
     val = frame_features(model, dataset.validation, dtype, "features (validation)")
     for warning in fit_scaling(model, train.features, config):
         _log("warning: " + warning)

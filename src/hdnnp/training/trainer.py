@@ -23,6 +23,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -84,13 +85,47 @@ class History:
     stale_epochs: int = 0
 
 
-def frame_features(model: HDNNP, structures: list[Structure], dtype, desc: str) -> FrameSet:
-    """Features of every frame (progress bar), in ``dtype``."""
+def frame_features(
+    model: HDNNP, structures: list[Structure], dtype, desc: str, memory_budget: int | None = None
+) -> FrameSet:
+    """Features of every frame (progress bar), in ``dtype``. With ``memory_budget``
+    (bytes), the total is estimated from the first twentieth of the frames (at least 16)
+    and a warning printed when it exceeds the budget, before the memory runs out."""
     out = []
-    for s in tqdm(structures, desc=desc, unit="frame", leave=False, mininterval=1.0):
+    total_atoms = sum(s.n_atoms for s in structures)
+    check_at = min(len(structures), max(16, len(structures) // 20))
+    done_atoms = done_bytes = 0
+    for k, s in enumerate(tqdm(structures, desc=desc, unit="frame", leave=False, mininterval=1.0)):
         batch = model.make_batch([s])
         out.append(compute_features(model, batch).to(dtype=dtype))
+        done_atoms += s.n_atoms
+        done_bytes += out[-1].nbytes
+        if memory_budget is not None and k + 1 == check_at and check_at < len(structures):
+            estimate = done_bytes / max(done_atoms, 1) * total_atoms
+            if estimate > memory_budget:
+                tqdm.write("warning: " + memory_warning(estimate, memory_budget, dtype))
     return FrameSet(out, [s.weight for s in structures])
+
+
+def memory_warning(estimate: float, budget: float, dtype) -> str:
+    """The warning of :func:`frame_features` (sizes in GiB)."""
+    advice = (
+        "training.dtype float32 (--dtype float32) halves it; " if dtype == torch.float64 else ""
+    )
+    return (
+        f"the descriptors and their derivatives of the training frames will take about "
+        f"{estimate / 2**30:.1f} GiB, more than the {budget / 2**30:.1f} GiB set aside for "
+        f"them (60 % of this machine's memory); {advice}fewer descriptors "
+        "(descriptors.n_radial, n_angular) or a shorter cutoff reduce it further"
+    )
+
+
+def physical_memory() -> int | None:
+    """Bytes of physical memory, or None where the OS does not say (e.g. Windows)."""
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, ValueError, OSError):
+        return None
 
 
 def _terms(model: HDNNP, feats: Features, weights, atom_w, config: Config, create_graph: bool):
