@@ -224,7 +224,8 @@ def collate_features(items: list[Features]) -> Features:
 
 
 def _stress_labels(batch: Batch) -> torch.Tensor:
-    """The batch's reference stress, NaN when it has none (batches from older code)."""
+    """The batch's reference stress, NaN when it carries none (a Batch built without
+    labels; :func:`~hdnnp.batch.make_batch` always sets it)."""
     if batch.stress is not None:
         return batch.stress
     return batch.cell.new_full((batch.n_structures, 3, 3), float("nan"))

@@ -249,6 +249,7 @@ def error_metrics(structures: Sequence[Structure], predictions: Sequence[Predict
             s_err.append(diff[list(VOIGT_ROWS), list(VOIGT_COLS)])
     e_rmse, e_mae = _rmse_mae(e_err)
     f_rmse, f_mae = _rmse_mae(f_err)
+    s_rmse, s_mae = _rmse_mae(s_err)
     elements = {}
     for z in sorted(per_element):
         rmse, mae = _rmse_mae(per_element[z])
@@ -274,8 +275,8 @@ def error_metrics(structures: Sequence[Structure], predictions: Sequence[Predict
         },
         "forces_per_element": elements,
         "stress": {
-            "rmse": _rmse_mae(s_err)[0],
-            "mae": _rmse_mae(s_err)[1],
+            "rmse": s_rmse,
+            "mae": s_mae,
             "unit": "GPa",
             "n_structures": len(s_err),
             "n_skipped": n - len(s_err),

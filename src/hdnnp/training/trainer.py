@@ -162,9 +162,8 @@ def evaluate_set(model: HDNNP, frames: FrameSet, config: Config, chunk: int = 64
     NaN without stress labels). The stress enters the loss only with a stress weight."""
     from ase.units import GPa
 
-    nan = {"loss": math.nan, "energy_rmse": math.nan, "force_rmse": math.nan}
     if len(frames) == 0:
-        return nan | {"stress_rmse": math.nan}
+        return dict.fromkeys(("loss", "energy_rmse", "force_rmse", "stress_rmse"), math.nan)
     loss_cfg = config.loss
     sums = dict.fromkeys(("e", "e_w", "f", "f_w", "s", "s_w"), 0.0)
     for start in range(0, len(frames), chunk):
@@ -177,9 +176,7 @@ def evaluate_set(model: HDNNP, frames: FrameSet, config: Config, chunk: int = 64
         _accumulate(sums, "f", ((out.forces - b.forces) ** 2).sum(1), wa)
         if has_stress:
             _accumulate(sums, "s", voigt_mean_square(out.stress - b.stress), w)
-    e_mse = sums["e"] / sums["e_w"] if sums["e_w"] else math.nan
-    f_mse = sums["f"] / sums["f_w"] if sums["f_w"] else math.nan
-    s_mse = sums["s"] / sums["s_w"] if sums["s_w"] else math.nan
+    e_mse, f_mse, s_mse = (sums[k] / sums[k + "_w"] if sums[k + "_w"] else math.nan for k in "efs")
     loss = loss_cfg.energy_weight * e_mse + loss_cfg.force_weight / 3.0 * (
         f_mse if sums["f_w"] else 0.0
     )
