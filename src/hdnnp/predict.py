@@ -24,7 +24,7 @@ import torch
 
 from .fileio import atomic_write
 from .potential import HDNNP
-from .structures import Structure
+from .structures import VOIGT_COLS, VOIGT_ROWS, Structure
 
 #: Keys of ``atoms.info`` / ``atoms.arrays`` used for the reference labels in the
 #: predictions file (the predictions themselves are calculator results).
@@ -230,8 +230,6 @@ def error_metrics(structures: Sequence[Structure], predictions: Sequence[Predict
             "correspond one to one"
         )
     from ase.units import GPa
-
-    from .training.loss import VOIGT_COLS, VOIGT_ROWS
 
     e_err, f_err, s_err, per_element = [], [], [], {}
     n_f_atoms = 0

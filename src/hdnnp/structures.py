@@ -11,6 +11,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+#: Row and column of the six independent stress components, Voigt order xx yy zz yz xz xy.
+VOIGT_ROWS, VOIGT_COLS = (0, 1, 2, 1, 0, 0), (0, 1, 2, 2, 2, 1)
+
 
 @dataclass(frozen=True)
 class Structure:

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 
 import torch
 
+from ..structures import VOIGT_COLS, VOIGT_ROWS
+
 
 @dataclass
 class LossTerms:
@@ -44,10 +46,6 @@ def _difference(pred: torch.Tensor, ref: torch.Tensor, ok: torch.Tensor) -> torc
     mask = ok.reshape(ok.shape + (1,) * (pred.dim() - ok.dim()))
     zero = torch.zeros((), dtype=pred.dtype, device=pred.device)
     return torch.where(mask, pred, zero) - torch.where(mask, ref.to(pred.dtype), zero)
-
-
-#: Row and column of the six independent stress components, Voigt order xx yy zz yz xz xy.
-VOIGT_ROWS, VOIGT_COLS = (0, 1, 2, 1, 0, 0), (0, 1, 2, 2, 2, 1)
 
 
 def voigt_mean_square(d: torch.Tensor) -> torch.Tensor:
