@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import torch
 
 from .batch import Batch
+from .contraction import contract
 from .descriptors import fused as fused_kernels
 from .potential import HDNNP, Output, _stress_from_virial, pair_vectors
 
@@ -171,20 +172,13 @@ def evaluate_features(
 
 
 def _pair_derivatives(de_dg: torch.Tensor, features: Features) -> torch.Tensor:
-    """(P, 3) dE/dr_p = sum_s dE/dG_{i(p), s} dG_{i(p), s}/dr_p, block by block.
-
-    Gathers with ``index_select`` (whose backward is an ``index_add``) rather than
-    advanced indexing, whose backward fills and scatters a (P, S) tensor: in training
-    this contraction and its backward are most of the time of an epoch.
-    """
+    """(P, 3) dE/dr_p = sum_s dE/dG_{i(p), s} dG_{i(p), s}/dr_p, block by block
+    (:func:`hdnnp.contraction.contract`: fused CPU loops, or index_select + bmm)."""
     pair_i = features.batch.pair_i
     de_dv = features.vectors.new_zeros(features.vectors.shape, dtype=de_dg.dtype)
     for block in features.blocks.values():
-        rows = de_dg
-        if block.columns.numel() != de_dg.shape[1]:
-            rows = de_dg.index_select(1, block.columns)
-        coeff = rows.index_select(0, pair_i.index_select(0, block.pairs))
-        part = torch.bmm(coeff.unsqueeze(1), block.dg).squeeze(1)
+        atoms = pair_i.index_select(0, block.pairs)
+        part = contract(de_dg, atoms, block.columns, block.dg.to(de_dg.dtype))
         de_dv = de_dv.index_add(0, block.pairs, part)
     return de_dv
 
