@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from hdnnp.contraction import contract, kernels_available, run_starts
+from hdnnp.contraction import contract, fused_disabled, kernels_available, run_starts
 
 pytestmark = pytest.mark.skipif(
     not kernels_available(torch.zeros(1)), reason="needs numba for the fused loops"
@@ -74,3 +74,11 @@ def test_run_starts():
     assert run_starts(torch.tensor([0, 0, 2, 2, 2, 5])).tolist() == [0, 2, 5, 6]
     assert run_starts(torch.tensor([3, 1, 2])).tolist() == [0, 3]  # unsorted: one run
     assert run_starts(torch.tensor([4])).tolist() == [0, 1]
+
+
+def test_fused_disabled_selects_the_torch_path():
+    c = torch.zeros(2, 2)
+    assert kernels_available(c)
+    with fused_disabled():
+        assert not kernels_available(c)
+    assert kernels_available(c)

@@ -23,6 +23,8 @@ threads write one row; unsorted centres fall back to one thread.
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import torch
 
@@ -71,9 +73,23 @@ def run_starts(atoms: torch.Tensor) -> torch.Tensor:
     return torch.cat([zero, change.cpu(), end])
 
 
+_ENABLED = [True]
+
+
+@contextlib.contextmanager
+def fused_disabled():
+    """Within the block, :func:`contract` uses the torch path everywhere (benchmarks
+    compare the two in one process; results agree to rounding)."""
+    _ENABLED.append(False)
+    try:
+        yield
+    finally:
+        _ENABLED.pop()
+
+
 def kernels_available(*tensors: torch.Tensor) -> bool:
     """Whether the fused CPU loops can run on these tensors (numba present, all on CPU)."""
-    return AVAILABLE and all(t.device.type == "cpu" for t in tensors)
+    return AVAILABLE and _ENABLED[-1] and all(t.device.type == "cpu" for t in tensors)
 
 
 def _numpy(t: torch.Tensor) -> np.ndarray:

@@ -61,9 +61,17 @@ class FrameSet:
     features: list[Features]
     weights: list[float]
     atom_weights: list[torch.Tensor] | None = None
+    _whole: tuple | None = field(default=None, init=False, repr=False, compare=False)
 
     def __len__(self) -> int:
         return len(self.features)
+
+    def whole(self) -> tuple[Features, torch.Tensor, torch.Tensor | None]:
+        """All frames as one batch, collated once and kept (full-batch L-BFGS and its
+        evaluation reuse it every epoch instead of copying dG/dr again)."""
+        if self._whole is None:
+            self._whole = self.batch(range(len(self)))
+        return self._whole
 
     def batch(self, indices) -> tuple[Features, torch.Tensor, torch.Tensor | None]:
         feats = collate_features([self.features[k] for k in indices])
@@ -166,8 +174,12 @@ def evaluate_set(model: HDNNP, frames: FrameSet, config: Config, chunk: int = 64
         return dict.fromkeys(("loss", "energy_rmse", "force_rmse", "stress_rmse"), math.nan)
     loss_cfg = config.loss
     sums = dict.fromkeys(("e", "e_w", "f", "f_w", "s", "s_w"), 0.0)
-    for start in range(0, len(frames), chunk):
-        feats, w, aw = frames.batch(range(start, min(start + chunk, len(frames))))
+    if frames._whole is not None:  # already collated: one pass, no copies
+        chunks = [frames.whole()]
+    else:
+        starts = range(0, len(frames), chunk)
+        chunks = (frames.batch(range(k, min(k + chunk, len(frames)))) for k in starts)
+    for feats, w, aw in chunks:
         b = feats.batch
         has_stress = b.stress is not None and bool(torch.isfinite(b.stress).any())
         out = evaluate_features(model, feats, forces=True, stress=has_stress)
@@ -246,7 +258,7 @@ class Trainer:
             bar.update(len(order[start : start + size]))
 
     def _lbfgs_epoch(self, bar) -> None:
-        everything = self.train.batch(range(len(self.train)))
+        everything = self.train.whole()
 
         def closure():
             self.optimizer.zero_grad()
