@@ -17,17 +17,17 @@ def _problem(dtype=torch.float64, sort=True, seed=0):
     if sort:
         atoms = torch.sort(atoms).values
     columns = torch.tensor([0, 2, 3, 5])
-    d = torch.randn(n_pairs, columns.numel(), 3, generator=g, dtype=dtype)
+    d = torch.randn(n_pairs, 3, columns.numel(), generator=g, dtype=dtype)
     c = torch.randn(n_atoms, n_cols, generator=g, dtype=dtype)
     return c, atoms, columns, d
 
 
 def _explicit(c, atoms, columns, d):
-    """v_p = sum_k c[i(p), col_k] d[p, k] written as a loop."""
+    """v_p = sum_k c[i(p), col_k] d[p, :, k] written as a loop."""
     out = torch.zeros(atoms.shape[0], 3, dtype=c.dtype)
     for p in range(atoms.shape[0]):
         for k, col in enumerate(columns.tolist()):
-            out[p] += c[atoms[p], col] * d[p, k]
+            out[p] += c[atoms[p], col] * d[p, :, k]
     return out
 
 
@@ -82,3 +82,13 @@ def test_fused_disabled_selects_the_torch_path():
     with fused_disabled():
         assert not kernels_available(c)
     assert kernels_available(c)
+
+
+def test_no_pairs_gives_empty_output_and_zero_gradient():
+    c = torch.randn(3, 4, dtype=torch.float64, requires_grad=True)
+    atoms = torch.zeros(0, dtype=torch.long)
+    d = torch.zeros(0, 3, 2, dtype=torch.float64)
+    out = contract(c, atoms, torch.tensor([0, 1]), d, fused=True)
+    assert out.shape == (0, 3)
+    (g,) = torch.autograd.grad(out.sum(), c)
+    assert g.shape == c.shape and torch.count_nonzero(g) == 0

@@ -3,12 +3,14 @@ r"""The pair contraction of force training: dE/dr_p from dE/dG and the stored dG
 With the descriptor derivatives precomputed (:mod:`hdnnp.features`), the derivative of
 the energy with respect to pair vector p (centre i(p)) is
 
-    v_p = dE/dr_p = sum_k  c_{i(p), col_k}  D_{p, k},    c = dE/dG (N x S),
-                                                          D = dG_{i(p), col_k}/dr_p (P x K x 3),
+    v_p = dE/dr_p = sum_k  c_{i(p), col_k}  D_{p, :, k},    c = dE/dG (N x S),
+                                                          D = dG_{i(p), col_k}/dr_p (P x 3 x K),
 
 and its transpose, needed when the loss is differentiated through the forces, is
 
-    (T u)_{i, col_k} = sum_{p: i(p) = i} u_p . D_{p, k}      (u: P x 3).
+    (T u)_{i, col_k} = sum_{p: i(p) = i} u_p . D_{p, :, k}      (u: P x 3).
+
+D keeps the column index last, so both loops read it in memory order.
 
 Both are linear, so :class:`Contract` and :class:`ContractTranspose` are each other's
 backward, to any order. On the CPU with numba they run as fused loops that read D once
@@ -34,16 +36,17 @@ from .descriptors._kernels import AVAILABLE, _jit, prange
 @_jit(parallel=True)
 def _contract_kernel(c, atoms, columns, d, out):  # pragma: no cover - compiled by numba
     n_k = columns.shape[0]
+    zero = np.zeros(1, dtype=out.dtype)[0]  # accumulate in out's dtype (float32 stays float32)
     for p in prange(atoms.shape[0]):
         i = atoms[p]
-        x = 0.0
-        y = 0.0
-        z = 0.0
+        x = zero
+        y = zero
+        z = zero
         for k in range(n_k):
             w = c[i, columns[k]]
-            x += w * d[p, k, 0]
-            y += w * d[p, k, 1]
-            z += w * d[p, k, 2]
+            x += w * d[p, 0, k]
+            y += w * d[p, 1, k]
+            z += w * d[p, 2, k]
         out[p, 0] = x
         out[p, 1] = y
         out[p, 2] = z
@@ -59,7 +62,7 @@ def _transpose_kernel(u, atoms, columns, d, starts, out):  # pragma: no cover - 
             uy = u[p, 1]
             uz = u[p, 2]
             for k in range(n_k):
-                out[i, columns[k]] += ux * d[p, k, 0] + uy * d[p, k, 1] + uz * d[p, k, 2]
+                out[i, columns[k]] += ux * d[p, 0, k] + uy * d[p, 1, k] + uz * d[p, 2, k]
 
 
 def run_starts(atoms: torch.Tensor) -> torch.Tensor:
@@ -139,13 +142,13 @@ def contract(
     d: torch.Tensor,
     fused: bool | None = None,
 ) -> torch.Tensor:
-    """(P, 3) v_p = sum_k c[atoms[p], columns[k]] d[p, k, :], differentiable in ``c``.
+    """(P, 3) v_p = sum_k c[atoms[p], columns[k]] d[p, :, k], differentiable in ``c``.
 
     Args:
         c: (N, S) dE/dG.
         atoms: (P,) centre atom of each pair.
         columns: (K,) columns of ``c`` that ``d`` holds.
-        d: (P, K, 3) dG/dr_p, same dtype as ``c``.
+        d: (P, 3, K) dG/dr_p, same dtype as ``c``.
         fused: use the numba loops (default: when available for these tensors).
     """
     if fused is None:
@@ -153,4 +156,4 @@ def contract(
     if fused:
         return Contract.apply(c, atoms, columns, d.contiguous(), run_starts(atoms))
     rows = c if columns.numel() == c.shape[1] else c.index_select(1, columns)
-    return torch.bmm(rows.index_select(0, atoms).unsqueeze(1), d).squeeze(1)
+    return torch.bmm(d, rows.index_select(0, atoms).unsqueeze(2)).squeeze(2)

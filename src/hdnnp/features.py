@@ -10,7 +10,7 @@ kept in memory (never on disk). Energies and forces then need only the networks:
 
 which is linear in dE/dG and hence differentiable with respect to the weights at the
 cost of one extra backward pass through the (small) networks. This is n2p2's and
-SIMPLE-NN's stored dG/dr, kept per pair (P x S x 3) rather than per atom pair of the
+SIMPLE-NN's stored dG/dr, kept per pair (P x 3 x S) rather than per atom pair of the
 whole structure. :func:`evaluate_features` agrees with
 :meth:`hdnnp.potential.HDNNP.evaluate` to rounding; the tests check it.
 """
@@ -38,7 +38,9 @@ class PairBlock:
     Attributes:
         pairs: (P_c,) pair indices in the batch.
         columns: (K_c,) descriptor columns of the centre element.
-        dg: (P_c, K_c, 3) dG_{i(p), s} / d r_p for those pairs and columns.
+        dg: (P_c, 3, K_c) dG_{i(p), s} / d r_p for those pairs and columns, the
+            column index last (contiguous), so that the contraction over columns reads
+            memory in order and vectorises.
     """
 
     pairs: torch.Tensor
@@ -86,7 +88,7 @@ class Features:
         """(P, S_max, 3) dG_{i(p), s}/dr_p with all zeros filled in (for tests)."""
         dg = self.g.new_zeros((self.vectors.shape[0], self.g.shape[1], 3))
         for block in self.blocks.values():
-            dg[block.pairs[:, None], block.columns[None, :]] = block.dg
+            dg[block.pairs[:, None], block.columns[None, :]] = block.dg.transpose(1, 2)
         return dg
 
 
@@ -111,7 +113,7 @@ def _blocks(model: HDNNP, batch: Batch, dg: torch.Tensor) -> dict[tuple[int, int
         if pairs.numel() == 0 or not columns:
             continue
         cols = torch.tensor(columns, dtype=torch.long, device=dg.device)
-        blocks[(a, b)] = PairBlock(pairs, cols, dg[pairs][:, cols].contiguous())
+        blocks[(a, b)] = PairBlock(pairs, cols, dg[pairs][:, cols].transpose(1, 2).contiguous())
     return blocks
 
 
