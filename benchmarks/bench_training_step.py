@@ -18,13 +18,12 @@ and float32. With a GPU present the torch path is also timed there.
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import torch
+from bench_potential import median_time  # same folder: the script's sys.path[0]
 
 from hdnnp.config import config_from_dict
 from hdnnp.contraction import fused_disabled, kernels_available
@@ -33,16 +32,6 @@ from hdnnp.training.run import prepare
 from hdnnp.training.trainer import _terms, evaluate_set
 
 DEFAULT = Path(__file__).resolve().parents[1].parent / "shared/data/mlearn/Mo/train.extxyz"
-
-
-def best_of(fn, repeats: int) -> float:
-    fn()  # warm-up (numba compilation, allocator)
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def steps(model, train, config):
@@ -85,16 +74,16 @@ def main() -> int:
             _, model, train, _ = prepare(config, Path(tmp))
         n_atoms = sum(f.batch.species.shape[0] for f in train.features)
         for name, fn in steps(model, train, config).items():
-            fused = best_of(fn, args.repeats) if kernels_available(torch.zeros(1)) else None
+            fused = median_time(fn, args.repeats) if kernels_available(torch.zeros(1)) else None
             with fused_disabled():
-                plain = best_of(fn, args.repeats)
+                plain = median_time(fn, args.repeats)
             rows.append((dtype, name, fused, plain))
         if torch.cuda.is_available():
             cuda_model = model.to("cuda")
             train.features = [f.to(device="cuda") for f in train.features]
             train._whole = None
             for name, fn in steps(cuda_model, train, config).items():
-                rows.append((dtype, name + " [GPU]", None, best_of(fn, args.repeats)))
+                rows.append((dtype, name + " [GPU]", None, median_time(fn, args.repeats)))
     print(
         f"\n{args.data} ({n_atoms} training atoms), {args.threads} thread(s), median of "
         f"{args.repeats}"
