@@ -72,6 +72,42 @@ def test_features_match_direct_evaluation(create_graph):
         torch.testing.assert_close(a.detach(), b, rtol=1e-10, atol=1e-11)
 
 
+@pytest.mark.parametrize("fused", [True, False])
+def test_float32_derivatives_under_float64_training(fused):
+    """dG/dr stored in float32 (training.derivative_dtype): energies exact, forces, stress
+    and the force-loss gradient within float32 rounding of the stored derivatives, all
+    in float64; the torch path (GPU, no numba) gives the same."""
+    from hdnnp.contraction import fused_disabled
+
+    model = _model()
+    batch = make_batch(_structures(), model.elements, model.cutoff, model.angular_cutoff)
+    features = compute_features(model, batch)
+    low = features.to(derivative_dtype=torch.float32)
+    assert {b.dg.dtype for b in low.blocks.values()} == {torch.float32}
+    assert low.g.dtype == torch.float64 and low.nbytes < 0.6 * features.nbytes
+    outs, grads = [], []
+    for feats in (features, low):
+        model.zero_grad()
+        if fused:
+            out = evaluate_features(model, feats, stress=True, create_graph=True)
+        else:
+            with fused_disabled():
+                out = evaluate_features(model, feats, stress=True, create_graph=True)
+        (out.forces**2).sum().backward()
+        outs.append(out)
+        grads.append(
+            torch.cat([p.grad.flatten() for p in model.parameters() if p.grad is not None])
+        )
+    ref, got = outs
+    assert got.forces.dtype == torch.float64 and got.stress.dtype == torch.float64
+    torch.testing.assert_close(got.energy, ref.energy, rtol=1e-15, atol=1e-15)
+    scale = float(ref.forces.detach().abs().max())
+    assert 0 < (got.forces - ref.forces).abs().max() < 1e-6 * scale  # float32, not float64
+    torch.testing.assert_close(got.stress, ref.stress, rtol=1e-6, atol=1e-6 * scale)
+    gmax = float(grads[0].abs().max())
+    torch.testing.assert_close(grads[1], grads[0], rtol=1e-5, atol=1e-6 * gmax)
+
+
 def test_autograd_features_equal_kernel_features():
     model = _model()
     batch = make_batch(_structures(), model.elements, model.cutoff, model.angular_cutoff)

@@ -100,6 +100,7 @@ class TrainingConfig:
     seed: int = 0  # split, initial weights, batch order
     device: str = "cpu"  # cpu or cuda
     dtype: str = "float64"  # float64 or float32
+    derivative_dtype: str = "auto"  # stored dG/dr: float32, float64, auto (float32 on CPU)
     threads: int | None = None  # CPU threads (default: all cores)
 
 
@@ -319,6 +320,11 @@ def validate(config: Config, where: str = "config") -> None:
         (t.batch_size > 0, "training.batch_size", "must be positive"),
         (t.max_epochs >= 0, "training.max_epochs", "must be >= 0"),
         (t.dtype in ("float64", "float32"), "training.dtype", "must be float64 or float32"),
+        (
+            t.derivative_dtype in ("auto", "float64", "float32"),
+            "training.derivative_dtype",
+            "must be auto, float64 or float32",
+        ),
         (t.device.split(":")[0] in ("cpu", "cuda"), "training.device", "must be cpu or cuda"),
         (
             min(config.loss.energy_weight, config.loss.force_weight, config.loss.stress_weight)

@@ -148,12 +148,16 @@ def contract(
         c: (N, S) dE/dG.
         atoms: (P,) centre atom of each pair.
         columns: (K,) columns of ``c`` that ``d`` holds.
-        d: (P, 3, K) dG/dr_p, same dtype as ``c``.
+        d: (P, 3, K) dG/dr_p, in ``c``'s dtype or a lower one (float32 under float64:
+            the loops accumulate in ``c``'s dtype; the torch path converts a copy).
         fused: use the numba loops (default: when available for these tensors).
+
+    Returns:
+        (P, 3) in ``c``'s dtype.
     """
     if fused is None:
         fused = kernels_available(c, d)
     if fused:
         return Contract.apply(c, atoms, columns, d.contiguous(), run_starts(atoms))
     rows = c if columns.numel() == c.shape[1] else c.index_select(1, columns)
-    return torch.bmm(d, rows.index_select(0, atoms).unsqueeze(2)).squeeze(2)
+    return torch.bmm(d.to(c.dtype), rows.index_select(0, atoms).unsqueeze(2)).squeeze(2)

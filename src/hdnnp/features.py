@@ -64,10 +64,13 @@ class Features:
     blocks: dict[tuple[int, int], PairBlock]
     vectors: torch.Tensor
 
-    def to(self, device=None, dtype=None) -> Features:
+    def to(self, device=None, dtype=None, derivative_dtype=None) -> Features:
+        """Moved and/or converted; the dG/dr blocks to ``derivative_dtype`` (default:
+        ``dtype``), e.g. float32 derivatives under float64 training (half the memory)."""
+        dg_dtype = derivative_dtype if derivative_dtype is not None else dtype
         blocks = {
             k: PairBlock(
-                b.pairs.to(device), b.columns.to(device), b.dg.to(device=device, dtype=dtype)
+                b.pairs.to(device), b.columns.to(device), b.dg.to(device=device, dtype=dg_dtype)
             )
             for k, b in self.blocks.items()
         }
@@ -88,7 +91,7 @@ class Features:
         """(P, S_max, 3) dG_{i(p), s}/dr_p with all zeros filled in (for tests)."""
         dg = self.g.new_zeros((self.vectors.shape[0], self.g.shape[1], 3))
         for block in self.blocks.values():
-            dg[block.pairs[:, None], block.columns[None, :]] = block.dg.transpose(1, 2)
+            dg[block.pairs[:, None], block.columns[None, :]] = block.dg.transpose(1, 2).to(dg.dtype)
         return dg
 
 
@@ -175,12 +178,13 @@ def evaluate_features(
 
 def _pair_derivatives(de_dg: torch.Tensor, features: Features) -> torch.Tensor:
     """(P, 3) dE/dr_p = sum_s dE/dG_{i(p), s} dG_{i(p), s}/dr_p, block by block
-    (:func:`hdnnp.contraction.contract`: fused CPU loops, or index_select + bmm)."""
+    (:func:`hdnnp.contraction.contract`: fused CPU loops, or index_select + bmm), in the
+    dtype of dE/dG whatever the dtype of the stored dG/dr."""
     pair_i = features.batch.pair_i
     de_dv = features.vectors.new_zeros(features.vectors.shape, dtype=de_dg.dtype)
     for block in features.blocks.values():
         atoms = pair_i.index_select(0, block.pairs)
-        part = contract(de_dg, atoms, block.columns, block.dg.to(de_dg.dtype))
+        part = contract(de_dg, atoms, block.columns, block.dg)
         de_dv = de_dv.index_add(0, block.pairs, part)
     return de_dv
 

@@ -231,7 +231,42 @@ def test_features_warn_before_they_exceed_the_memory_budget(data_file, capsys):
     assert "warning" not in capsys.readouterr().out
     frame_features(model, frames, torch.float64, "features", memory_budget=total // 2)
     out = capsys.readouterr().out
-    assert "warning: the descriptors" in out and "--dtype float32" in out
+    assert "warning: the descriptors" in out and "derivative_dtype float32" in out
+    frame_features(
+        model, frames, torch.float64, "f", total // 2, derivative_dtype=torch.float32
+    )  # already float32: no advice to halve it
+    out = capsys.readouterr().out
+    assert "warning: the descriptors" in out and "halves" not in out
     frame_features(model, frames, torch.float64, "features", memory_budget=2 * total)
     assert "warning" not in capsys.readouterr().out
     assert physical_memory() is None or physical_memory() > 2**28
+
+
+def test_derivative_dtype_auto_is_float32_on_the_cpu_and_never_above_training(data_file):
+    from hdnnp.contraction import kernels_available
+    from hdnnp.training.run import derivative_dtype
+
+    def resolve(**training):
+        return derivative_dtype(small_config(data_file, **training))
+
+    fused = kernels_available(torch.zeros(1))
+    assert resolve() == (torch.float32 if fused else torch.float64)
+    assert resolve(derivative_dtype="float64") == torch.float64
+    assert resolve(derivative_dtype="float32") == torch.float32
+    assert resolve(dtype="float32", derivative_dtype="float64") == torch.float32
+    with pytest.raises(ValueError, match="training.derivative_dtype must be auto, float64"):
+        small_config(data_file, derivative_dtype="float16")
+
+
+def test_float32_derivatives_train_like_float64(data_file, tmp_path, capsys):
+    """Same seed, dG/dr stored in float32 or float64: the same Adam trajectory to far
+    below fitting precision (L-BFGS line searches would amplify any rounding)."""
+    rows = []
+    for name in ("float32", "float64"):
+        config = small_config(data_file, max_epochs=3, optimizer="adam", derivative_dtype=name)
+        run = train(config, tmp_path / name)
+        assert f"dG/dr in {name}" in capsys.readouterr().out
+        rows.append(json.loads((run / "report.json").read_text())["sets"]["validation"])
+    e32, e64 = (r["energy_per_atom"]["rmse"] for r in rows)
+    f32, f64 = (r["forces"]["rmse"] for r in rows)
+    assert e32 != e64 and abs(e32 - e64) < 1e-5 * e64 and abs(f32 - f64) < 1e-5 * f64

@@ -94,31 +94,42 @@ class History:
 
 
 def frame_features(
-    model: HDNNP, structures: list[Structure], dtype, desc: str, memory_budget: int | None = None
+    model: HDNNP,
+    structures: list[Structure],
+    dtype,
+    desc: str,
+    memory_budget: int | None = None,
+    derivative_dtype=None,
 ) -> FrameSet:
-    """Features of every frame (progress bar), in ``dtype``. With ``memory_budget``
-    (bytes), the total is estimated from the first twentieth of the frames (at least 16)
-    and a warning printed when it exceeds the budget, before the memory runs out."""
+    """Features of every frame (progress bar), in ``dtype``, the dG/dr in
+    ``derivative_dtype`` (default ``dtype``). With ``memory_budget`` (bytes), the total
+    is estimated from the first twentieth of the frames (at least 16) and a warning
+    printed when it exceeds the budget, before the memory runs out."""
     out = []
     total_atoms = sum(s.n_atoms for s in structures)
     check_at = min(len(structures), max(16, len(structures) // 20))
     done_atoms = done_bytes = 0
     for k, s in enumerate(tqdm(structures, desc=desc, unit="frame", leave=False, mininterval=1.0)):
         batch = model.make_batch([s])
-        out.append(compute_features(model, batch).to(dtype=dtype))
+        features = compute_features(model, batch)
+        out.append(features.to(dtype=dtype, derivative_dtype=derivative_dtype))
         done_atoms += s.n_atoms
         done_bytes += out[-1].nbytes
         if memory_budget is not None and k + 1 == check_at and check_at < len(structures):
             estimate = done_bytes / max(done_atoms, 1) * total_atoms
             if estimate > memory_budget:
-                tqdm.write("warning: " + memory_warning(estimate, memory_budget, dtype))
+                stored = derivative_dtype if derivative_dtype is not None else dtype
+                tqdm.write("warning: " + memory_warning(estimate, memory_budget, stored))
     return FrameSet(out, [s.weight for s in structures])
 
 
-def memory_warning(estimate: float, budget: float, dtype) -> str:
-    """The warning of :func:`frame_features` (sizes in GiB)."""
+def memory_warning(estimate: float, budget: float, derivative_dtype) -> str:
+    """The warning of :func:`frame_features` (sizes in GiB); ``derivative_dtype`` is the
+    dtype the dG/dr are stored in."""
     advice = (
-        "training.dtype float32 (--dtype float32) halves it; " if dtype == torch.float64 else ""
+        "training.derivative_dtype float32 (or --dtype float32) halves it; "
+        if derivative_dtype == torch.float64
+        else ""
     )
     return (
         f"the descriptors and their derivatives of the training frames will take about "
