@@ -103,7 +103,7 @@ def training_config(data_files: list[Path], settings: Settings):
     return config_from_dict(
         {
             "data": {"train": [str(p) for p in data_files], "validation_fraction": 0.1},
-            "descriptors": {"cutoff": 5.0, "n_radial": 10, "n_angular": 3},
+            "descriptors": {"cutoff": 5.0, "n_radial": 10, "n_angular": 3, "zetas": [1, 4]},
             "network": {"hidden": [20, 20]},
             "loss": {"energy_weight": 1.0, "force_weight": 0.1},
             "training": {

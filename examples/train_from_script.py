@@ -78,7 +78,7 @@ def make_config(train_file: Path, test_file: Path, max_epochs: int):
             test=(Source(str(test_file.resolve())),),
             validation_fraction=0.1,
         ),
-        descriptors=DescriptorConfig(cutoff=5.0, n_radial=10, n_angular=3),
+        descriptors=DescriptorConfig(cutoff=5.0, n_radial=10, n_angular=3, zetas=(1.0, 4.0)),
         network=NetworkConfig(hidden=(20, 20), activation="t"),
         loss=LossConfig(energy_weight=1.0, force_weight=0.1),
         training=TrainingConfig(optimizer="lbfgs", max_epochs=max_epochs, seed=0, threads=1),

@@ -46,7 +46,7 @@ class DescriptorConfig:
     cutoff_alpha: float = 0.0  # inner cutoff radius as a fraction of the cutoff
     n_radial: int = 12  # radial functions per element pair (automatic set)
     n_angular: int = 6  # angular eta values per element triple (automatic set)
-    zetas: tuple[float, ...] = (1.0, 4.0)  # angular zeta values (automatic set)
+    zetas: tuple[float, ...] = (1.0, 4.0, 16.0)  # angular zeta values (automatic set)
     angular_type: int = 3  # 3 = narrow (G4), 9 = wide (G5)
     n2p2: str | None = None  # input.nn whose symfunction_short lines define the set
     simple_nn: dict[str, str] | None = None  # SIMPLE-NN params files per element

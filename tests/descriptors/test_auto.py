@@ -107,7 +107,7 @@ def test_set_sizes_and_validity(elements):
     ds = automatic_descriptors(elements, 6.0)
     assert isinstance(ds, DescriptorSet)
     assert ds.elements == tuple(sorted(elements, key=lambda s: atomic_numbers[s]))
-    n_radial, n_angular, n_zeta = 12, 6, 2
+    n_radial, n_angular, n_zeta = 12, 6, 3
     per_element = n_el * n_radial + n_el * (n_el + 1) // 2 * n_angular * n_zeta * 2
     for e in ds.elements:
         fns = ds.for_element(e)
@@ -123,7 +123,7 @@ def test_set_sizes_and_validity(elements):
             group = [sf for sf in angular if sf.neighbors == pair]
             assert len(group) == n_angular * n_zeta * 2
             assert {(sf.zeta, sf.lambda_) for sf in group} == set(
-                itertools.product((1.0, 4.0), (-1.0, 1.0))
+                itertools.product((1.0, 4.0, 16.0), (-1.0, 1.0))
             )
     assert len(ds.functions) == n_el * per_element
     assert all(sf.rc == 6.0 for sf in ds.functions)

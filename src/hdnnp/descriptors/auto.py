@@ -125,7 +125,7 @@ def automatic_descriptors(
     cutoff: float,
     n_radial: int = 12,
     n_angular: int = 6,
-    zetas: Sequence[float] = (1, 4),
+    zetas: Sequence[float] = (1, 4, 16),
     angular_type: int = 3,
     cutoff_type: str = "cos",
     cutoff_alpha: float = 0.0,
