@@ -66,8 +66,12 @@ def prepare(config: Config, run_dir: Path):
     dg_dtype = derivative_dtype(config)
     memory = physical_memory()
     budget = None if memory is None else int(0.6 * memory)
-    train = frame_features(model, dataset.train, dtype, "features (train)", budget, dg_dtype)
-    val = frame_features(model, dataset.validation, dtype, "features (validation)", None, dg_dtype)
+    train = frame_features(
+        model, dataset.train, dtype, "features (train)", budget, derivative_dtype=dg_dtype
+    )
+    val = frame_features(
+        model, dataset.validation, dtype, "features (validation)", derivative_dtype=dg_dtype
+    )
     for warning in fit_scaling(model, train.features, config):
         _log("warning: " + warning)
     if config.loss.gdf.enabled:

@@ -105,6 +105,7 @@ def frame_features(
     ``derivative_dtype`` (default ``dtype``). With ``memory_budget`` (bytes), the total
     is estimated from the first twentieth of the frames (at least 16) and a warning
     printed when it exceeds the budget, before the memory runs out."""
+    stored = dtype if derivative_dtype is None else derivative_dtype
     out = []
     total_atoms = sum(s.n_atoms for s in structures)
     check_at = min(len(structures), max(16, len(structures) // 20))
@@ -112,13 +113,12 @@ def frame_features(
     for k, s in enumerate(tqdm(structures, desc=desc, unit="frame", leave=False, mininterval=1.0)):
         batch = model.make_batch([s])
         features = compute_features(model, batch)
-        out.append(features.to(dtype=dtype, derivative_dtype=derivative_dtype))
+        out.append(features.to(dtype=dtype, derivative_dtype=stored))
         done_atoms += s.n_atoms
         done_bytes += out[-1].nbytes
         if memory_budget is not None and k + 1 == check_at and check_at < len(structures):
             estimate = done_bytes / max(done_atoms, 1) * total_atoms
             if estimate > memory_budget:
-                stored = derivative_dtype if derivative_dtype is not None else dtype
                 tqdm.write("warning: " + memory_warning(estimate, memory_budget, stored))
     return FrameSet(out, [s.weight for s in structures])
 
